@@ -1,0 +1,1 @@
+"""The `jpki` command line: thin, over jpki_sdk's public names and the simulator."""

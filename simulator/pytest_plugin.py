@@ -1,0 +1,1 @@
+"""pytest fixtures for simulated My Number cards (filled in by the simulator)."""
