@@ -1,0 +1,84 @@
+"""Revocation checking for JPKI certificates at national scale.
+
+One policy (:class:`RevocationPolicy`: ``require`` by default, ``soft-fail``, ``off``) asks
+sources in order through one protocol (:class:`RevocationSource`):
+
+- :class:`CrlSource` over a :class:`CrlIndex`: signed, fresh, per-municipality CRL partitions
+  kept in a compact on-disk index (ingest once, reload in milliseconds, atomic updates);
+- :class:`OcspSource`: RFC 6960 requests with a nonce, responder authorization checked;
+- :class:`PlatformOperatorSource`: an example of the extension point for a platform operator's
+  API (any object with ``name`` and ``check(cert, issuer, at)`` works).
+
+Every result names the mode used and the source that answered. This package imports nothing
+from ``apdu`` or pyscard.
+"""
+
+from __future__ import annotations
+
+from jpki_sdk.verify.revocation.errors import (
+    CertificateRevokedError,
+    CrlError,
+    CrlFetchError,
+    CrlFormatError,
+    CrlIndexCorruptError,
+    CrlIssuerUnknownError,
+    CrlNotYetValidError,
+    CrlNumberConflictError,
+    CrlNumberRegressionError,
+    CrlSignatureError,
+    CrlStaleError,
+    CrlUnsupportedError,
+    OcspCertIdMismatchError,
+    OcspError,
+    OcspFetchError,
+    OcspFormatError,
+    OcspNonceError,
+    OcspResponderError,
+    OcspResponderUnauthorizedError,
+    OcspSignatureError,
+    OcspStaleError,
+    PlatformSourceError,
+    RevocationError,
+    RevocationUnavailableError,
+)
+from jpki_sdk.verify.revocation.policy import RevocationPolicy
+from jpki_sdk.verify.revocation.types import (
+    RevocationAnswer,
+    RevocationMode,
+    RevocationResult,
+    RevocationSource,
+    RevocationStatus,
+)
+
+__all__ = [
+    "CertificateRevokedError",
+    "CrlError",
+    "CrlFetchError",
+    "CrlFormatError",
+    "CrlIndexCorruptError",
+    "CrlIssuerUnknownError",
+    "CrlNotYetValidError",
+    "CrlNumberConflictError",
+    "CrlNumberRegressionError",
+    "CrlSignatureError",
+    "CrlStaleError",
+    "CrlUnsupportedError",
+    "OcspCertIdMismatchError",
+    "OcspError",
+    "OcspFetchError",
+    "OcspFormatError",
+    "OcspNonceError",
+    "OcspResponderError",
+    "OcspResponderUnauthorizedError",
+    "OcspSignatureError",
+    "OcspStaleError",
+    "PlatformSourceError",
+    "RevocationAnswer",
+    "RevocationError",
+    "RevocationMode",
+    "RevocationPolicy",
+    "RevocationResult",
+    "RevocationSource",
+    "RevocationStatus",
+    "RevocationUnavailableError",
+]

@@ -1,0 +1,206 @@
+"""The revocation policy: ask sources in order, apply the mode, report who answered."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+
+from cryptography import x509
+
+from jpki_sdk.errors import ConfigurationError
+from jpki_sdk.verify.revocation.errors import (
+    CertificateRevokedError,
+    RevocationError,
+    RevocationUnavailableError,
+)
+from jpki_sdk.verify.revocation.types import (
+    RevocationAnswer,
+    RevocationMode,
+    RevocationResult,
+    RevocationSource,
+    RevocationStatus,
+)
+
+__all__ = ["RevocationPolicy"]
+
+logger = logging.getLogger(__name__)
+
+
+def _source_name(source: object) -> str:
+    name = getattr(source, "name", None)
+    return name if isinstance(name, str) and name else type(source).__name__
+
+
+class RevocationPolicy:
+    """Evaluate ``sources`` in order under ``mode``.
+
+    The first GOOD or REVOKED answer decides. REVOKED raises
+    :class:`CertificateRevokedError` in every mode. When no source gives a definitive answer,
+    mode REQUIRE (the default) raises :class:`RevocationUnavailableError`; SOFT_FAIL returns an
+    UNKNOWN result saying so; OFF never asks a source and says so.
+
+    A source that raises a :class:`RevocationError` (other than revoked) or any unexpected
+    exception counts as an UNKNOWN attempt whose ``detail`` carries the error code; the next
+    source is asked. REQUIRE and SOFT_FAIL need at least one source
+    (:class:`~jpki_sdk.errors.ConfigurationError` otherwise: such a policy could never answer).
+    """
+
+    __slots__ = ("_mode", "_sources")
+
+    def __init__(
+        self,
+        mode: RevocationMode | str = RevocationMode.REQUIRE,
+        sources: Iterable[RevocationSource] = (),
+    ) -> None:
+        self._mode = RevocationMode.parse(mode)
+        srcs = tuple(sources)
+        for src in srcs:
+            if not callable(getattr(src, "check", None)):
+                raise TypeError(f"{src!r} is not a RevocationSource (no check method)")
+        if self._mode is not RevocationMode.OFF and not srcs:
+            raise ConfigurationError(
+                f"revocation mode {self._mode.value!r} needs at least one source "
+                "(a CRL index, OCSP or a platform operator); use mode 'off' to disable checks"
+            )
+        self._sources = srcs
+
+    # ------------------------------------------------------------------ constructors
+
+    @classmethod
+    def off(cls) -> RevocationPolicy:
+        """No revocation checking; every result says so."""
+        return cls(RevocationMode.OFF)
+
+    @classmethod
+    def require(cls, *sources: RevocationSource) -> RevocationPolicy:
+        """Hard-fail: a definitive answer from one of ``sources`` is required."""
+        return cls(RevocationMode.REQUIRE, sources)
+
+    @classmethod
+    def soft_fail(cls, *sources: RevocationSource) -> RevocationPolicy:
+        """Soft-fail: no answer is tolerated and reported; REVOKED still fails."""
+        return cls(RevocationMode.SOFT_FAIL, sources)
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def mode(self) -> RevocationMode:
+        return self._mode
+
+    @property
+    def sources(self) -> tuple[RevocationSource, ...]:
+        return self._sources
+
+    def __repr__(self) -> str:
+        names = ", ".join(_source_name(s) for s in self._sources)
+        return f"RevocationPolicy(mode={self._mode.value!r}, sources=[{names}])"
+
+    # ------------------------------------------------------------------ evaluation
+
+    def evaluate(
+        self, cert: x509.Certificate, issuer: x509.Certificate, at: datetime
+    ) -> RevocationResult:
+        """Decide for ``cert`` (issued by ``issuer``) at ``at``; see the class docstring."""
+        if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
+            raise ValueError("at must be a timezone-aware datetime")
+        if self._mode is RevocationMode.OFF:
+            return RevocationResult(
+                mode=self._mode,
+                status=RevocationStatus.UNKNOWN,
+                source=None,
+                answer=None,
+                detail="not checked: revocation mode is off",
+            )
+        attempts: list[RevocationAnswer] = []
+        for src in self._sources:
+            answer = self._ask(src, cert, issuer, at)
+            attempts.append(answer)
+            if answer.status is RevocationStatus.GOOD:
+                result = RevocationResult(
+                    mode=self._mode,
+                    status=RevocationStatus.GOOD,
+                    source=answer.source,
+                    answer=answer,
+                    detail=f"not revoked according to {answer.source}"
+                    + (f" ({answer.detail})" if answer.detail else ""),
+                    attempts=tuple(attempts),
+                )
+                logger.debug("serial %x: %s", cert.serial_number, result.summary)
+                return result
+            if answer.status is RevocationStatus.REVOKED:
+                when = answer.revoked_at.isoformat() if answer.revoked_at else "unknown time"
+                result = RevocationResult(
+                    mode=self._mode,
+                    status=RevocationStatus.REVOKED,
+                    source=answer.source,
+                    answer=answer,
+                    detail=f"revoked at {when}, reason {answer.reason or 'unspecified'}, "
+                    f"according to {answer.source}",
+                    attempts=tuple(attempts),
+                )
+                logger.info("serial %x: %s", cert.serial_number, result.summary)
+                raise CertificateRevokedError(
+                    f"certificate serial {cert.serial_number:x} is revoked: {result.detail}",
+                    serial=cert.serial_number,
+                    source=answer.source,
+                    reason=answer.reason,
+                    revoked_at=answer.revoked_at,
+                    result=result,
+                )
+        why = "; ".join(f"{a.source}: {a.detail or 'unknown'}" for a in attempts)
+        if self._mode is RevocationMode.SOFT_FAIL:
+            result = RevocationResult(
+                mode=self._mode,
+                status=RevocationStatus.UNKNOWN,
+                source=None,
+                answer=None,
+                detail=f"no source answered (soft-fail accepted it): {why}",
+                attempts=tuple(attempts),
+            )
+            logger.warning("serial %x: %s", cert.serial_number, result.summary)
+            return result
+        result = RevocationResult(
+            mode=self._mode,
+            status=RevocationStatus.UNKNOWN,
+            source=None,
+            answer=None,
+            detail=f"no source answered: {why}",
+            attempts=tuple(attempts),
+        )
+        logger.warning("serial %x: %s", cert.serial_number, result.summary)
+        raise RevocationUnavailableError(
+            f"revocation status of serial {cert.serial_number:x} unavailable (mode require): {why}",
+            attempts=attempts,
+            result=result,
+        )
+
+    @staticmethod
+    def _ask(
+        src: RevocationSource, cert: x509.Certificate, issuer: x509.Certificate, at: datetime
+    ) -> RevocationAnswer:
+        name = _source_name(src)
+        try:
+            answer = src.check(cert, issuer, at)
+        except CertificateRevokedError:
+            raise
+        except RevocationError as exc:
+            logger.info("revocation source %s failed: %s (%s)", name, exc.code, exc)
+            return RevocationAnswer(
+                status=RevocationStatus.UNKNOWN, source=name, detail=f"{exc.code}: {exc}"
+            )
+        except Exception as exc:  # a faulty third-party source must not crash the verifier
+            logger.warning("revocation source %s raised unexpectedly", name, exc_info=True)
+            return RevocationAnswer(
+                status=RevocationStatus.UNKNOWN,
+                source=name,
+                detail=f"source_error: {type(exc).__name__}",
+            )
+        if not isinstance(answer, RevocationAnswer):
+            logger.warning("revocation source %s returned %r", name, type(answer))
+            return RevocationAnswer(
+                status=RevocationStatus.UNKNOWN,
+                source=name,
+                detail=f"source_error: returned {type(answer).__name__}, not RevocationAnswer",
+            )
+        return answer
