@@ -1,0 +1,73 @@
+"""Fixtures for the auth tests: a real redis-server, and one store fixture parametrized over
+the three ChallengeStore backends."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from redis_server import RedisServer
+
+from jpki_sdk.auth.challenges import ChallengeStore
+from jpki_sdk.auth.stores import (
+    MemoryChallengeStore,
+    RedisChallengeStore,
+    SqliteChallengeStore,
+)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, object]]:
+    """(backend name, zero-argument factory giving a new handle on the same store)."""
+    handles: list[ChallengeStore] = []
+    backend: str = request.param
+    if backend == "memory":
+        shared = MemoryChallengeStore()
+
+        def make() -> ChallengeStore:
+            return shared
+
+    elif backend == "sqlite":
+        path = tmp_path / "challenges.sqlite3"
+
+        def make() -> ChallengeStore:
+            store = SqliteChallengeStore(path)
+            handles.append(store)
+            return store
+
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        prefix = f"test:{uuid.uuid4().hex}:"
+
+        def make() -> ChallengeStore:
+            store = RedisChallengeStore(server.url, prefix=prefix)
+            handles.append(store)
+            return store
+
+    yield backend, make
+    for handle in handles:
+        handle.close()
+
+
+@pytest.fixture
+def store(store_factory: tuple[str, object]) -> ChallengeStore:
+    make = store_factory[1]
+    assert callable(make)
+    result = make()
+    assert isinstance(result, ChallengeStore)
+    return result
