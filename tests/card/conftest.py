@@ -1,0 +1,53 @@
+"""Fixtures for the card client tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+sys.path.insert(0, str(Path(__file__).parent))
+# tests/ is on sys.path (root conftest), where tests/apdu would shadow the real apdu package as
+# a namespace package; the repository root on sys.path makes the regular package win.
+_REPO_ROOT = str(Path(__file__).resolve().parents[2])
+if _REPO_ROOT not in sys.path:
+    sys.path.append(_REPO_ROOT)
+
+from cardkit import make_certificate  # noqa: E402 (needs the sys.path set-up above)
+
+
+@pytest.fixture(scope="session")
+def card_key() -> rsa.RSAPrivateKey:
+    """One RSA-2048 key for the scripted-card tests (generated once: it is slow)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def other_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def auth_cert_der(card_key: rsa.RSAPrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    der = make_certificate(card_key, cn="AUTH TEST", padding_bytes=790).public_bytes(
+        serialization.Encoding.DER
+    )
+    # The size of a real auth certificate (spec §5.2: 1586 bytes): 7 short READ BINARY.
+    assert 1537 <= len(der) <= 1792, len(der)
+    return der
+
+
+@pytest.fixture(scope="session")
+def big_cert_der(card_key: rsa.RSAPrivateKey) -> bytes:
+    """A certificate over 3 KB (a long signature certificate)."""
+    from cryptography.hazmat.primitives import serialization
+
+    der = make_certificate(card_key, cn="BIG TEST", padding_bytes=2600).public_bytes(
+        serialization.Encoding.DER
+    )
+    assert len(der) > 3072
+    return der
