@@ -73,8 +73,8 @@ class CommandApdu:
     form and 65536 ``00 00`` in extended form. ``data`` may be up to 65535 bytes.
     ``extended=True`` forces the extended encoding even where the short one fits; a command
     whose Lc exceeds 255 or whose Le exceeds 256 is always extended, and its ``extended`` field
-    reads True (so ``extended`` always tells the encoding, and
-    ``CommandApdu.decode(x.encode()) == x``).
+    reads True. A case-1 command has no length field, so its ``extended`` reads False. Thus
+    ``extended`` always tells the encoding, and ``CommandApdu.decode(x.encode()) == x``.
 
     The repr never shows the data field (it may hold a PIN), only its length.
     """
@@ -114,7 +114,11 @@ class CommandApdu:
                 )
         if not isinstance(self.extended, bool):
             raise TypeError(f"extended must be a bool, not {type(self.extended).__name__}")
-        if not self.extended and (
+        if not data and le is None:
+            # Case 1 has no length field, so it has no extended form.
+            if self.extended:
+                object.__setattr__(self, "extended", False)
+        elif not self.extended and (
             len(data) > MAX_SHORT_LC or (le is not None and le > MAX_SHORT_LE)
         ):
             object.__setattr__(self, "extended", True)
@@ -164,7 +168,7 @@ class CommandApdu:
         return header + lc_field + data + le_field
 
     @classmethod
-    def decode(cls, raw: bytes) -> CommandApdu:
+    def decode(cls, raw: bytes | bytearray | memoryview) -> CommandApdu:
         """Decode a command APDU; any malformed input raises :class:`ApduFormatError`.
 
         The result re-encodes to the same bytes; an extended encoding of a command that would
@@ -286,7 +290,7 @@ class ResponseApdu:
         return self.data + self.sw.to_bytes(2, "big")
 
     @classmethod
-    def decode(cls, raw: bytes) -> ResponseApdu:
+    def decode(cls, raw: bytes | bytearray | memoryview) -> ResponseApdu:
         """Decode a response; fewer than two bytes raises :class:`ApduFormatError`."""
         if isinstance(raw, (bytearray, memoryview)):
             raw = bytes(raw)

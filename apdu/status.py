@@ -148,8 +148,10 @@ def describe_sw(sw: int) -> str:
         return known
     sw1, sw2 = sw >> 8, sw & 0xFF
     if sw1 == 0x61:
-        more = "256 or more" if sw2 == 0 else str(sw2)
-        return f"{more} more response bytes available (GET RESPONSE)"
+        if sw2 == 0:
+            return "256 or more response bytes available (GET RESPONSE)"
+        noun = "byte" if sw2 == 1 else "bytes"
+        return f"{sw2} more response {noun} available (GET RESPONSE)"
     if sw1 == 0x6C:
         exact = 256 if sw2 == 0 else sw2
         return f"wrong Le; the exact length is {exact}"

@@ -32,6 +32,7 @@ __all__ = [
     "TRAFFIC",
     "TRAFFIC_LOGGER_NAME",
     "ApduTracer",
+    "PendingTrace",
     "format_command",
     "format_response",
 ]
@@ -77,7 +78,7 @@ def format_command(raw: bytes, *, mask: bool = False, max_bytes: int | None = No
         if len(raw) < 4:
             return f"{_hex(raw)} (malformed, {len(raw)} bytes)"
         if mask or is_secret_command(raw[0], raw[1]):
-            return f"{_hex(raw[:4])} {_masked(len(raw) - 4)} (malformed)".replace("  ", " ")
+            return " ".join(filter(None, (_hex(raw[:4]), _masked(len(raw) - 4), "(malformed)")))
         return f"{_hex(raw)} (malformed)"
     data = cmd.data
     head_len = len(raw) - len(data) - _le_field_length(cmd)
@@ -125,7 +126,10 @@ def format_response(raw: bytes, *, mask: bool = False, max_bytes: int | None = N
 
 
 @dataclass(frozen=True, slots=True)
-class _Pending:
+class PendingTrace:
+    """What :meth:`ApduTracer.command` remembers for the matching :meth:`ApduTracer.response`:
+    the command's name and when it was sent. Holds no APDU bytes."""
+
     name: str
     started: float
 
@@ -170,7 +174,7 @@ class ApduTracer:
         """True when a record at this tracer's level would be handled."""
         return self._logger.isEnabledFor(self._level)
 
-    def command(self, raw: bytes, *, mask: bool = False) -> _Pending:
+    def command(self, raw: bytes, *, mask: bool = False) -> PendingTrace:
         """Log a command about to be sent; return a token for :meth:`response`.
 
         The data field is masked when *mask* is true or the INS is secret-bearing.
@@ -182,16 +186,16 @@ class ApduTracer:
             text = format_command(raw, mask=mask, max_bytes=self._max_bytes)
             self._logger.log(
                 self._level,
-                "> %s  %s" % (text, name),  # noqa: UP031 - formatted here: no args kept
+                f"> {text}  {name}",
                 extra={
                     "apdu_direction": "command",
                     "apdu_name": name,
                     "apdu_length": len(raw),
                 },
             )
-        return _Pending(name, time.perf_counter())
+        return PendingTrace(name, time.perf_counter())
 
-    def response(self, raw: bytes, pending: _Pending, *, mask: bool = False) -> None:
+    def response(self, raw: bytes, pending: PendingTrace, *, mask: bool = False) -> None:
         """Log the response to the command *pending* came from, with the elapsed time."""
         elapsed_ms = (time.perf_counter() - pending.started) * 1000.0
         if not self.enabled:
@@ -206,8 +210,7 @@ class ApduTracer:
             status = "no status word"
         self._logger.log(
             self._level,
-            "< %s  %s  %s  (%.1f ms)"  # noqa: UP031 - formatted here: no args kept
-            % (text, pending.name, status, elapsed_ms),
+            f"< {text}  {pending.name}  {status}  ({elapsed_ms:.1f} ms)",
             extra={
                 "apdu_direction": "response",
                 "apdu_name": pending.name,
@@ -217,7 +220,7 @@ class ApduTracer:
             },
         )
 
-    def failure(self, error: BaseException, pending: _Pending) -> None:
+    def failure(self, error: BaseException, pending: PendingTrace) -> None:
         """Log that the transport failed for the command *pending* came from.
 
         Only the error's type and PC/SC code are logged: a transport's message is not trusted
@@ -230,8 +233,7 @@ class ApduTracer:
         detail = f" PC/SC 0x{code & 0xFFFFFFFF:08X}" if isinstance(code, int) else ""
         self._logger.log(
             self._level,
-            "x %s  %s%s  (%.1f ms)"  # noqa: UP031 - formatted here: no args kept
-            % (type(error).__name__, pending.name, detail, elapsed_ms),
+            f"x {type(error).__name__}  {pending.name}{detail}  ({elapsed_ms:.1f} ms)",
             extra={
                 "apdu_direction": "error",
                 "apdu_name": pending.name,
