@@ -197,6 +197,7 @@ class Exchange:
                 )
                 answer = self._round_trip(piece, mask=secret, redact=redact_response)
                 if not answer.ok:
+                    self._check_size(len(answer.data), piece)
                     logger.debug(
                         "chained %s block at offset %d answered %04X; chain abandoned",
                         cmd.name,

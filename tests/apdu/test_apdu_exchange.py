@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from apdu import (
     CardRemovedError,
@@ -274,6 +276,15 @@ def test_chaining_stops_at_first_non_9000(scripted: Scripted) -> None:
     response = exchange.transmit(cmd)
     assert response.sw == 0x6884
     assert exchange.apdu_count == 2  # the rest of the chain was not sent
+
+
+def test_chaining_intermediate_answer_is_size_checked(scripted: Scripted) -> None:
+    # Found by the chaotic-card property: a refused block's answer must respect the limit too.
+    transport = scripted([("10DA0000 02 0102", "00" * 20 + "6100")], max_command_data=2)
+    with pytest.raises(ResponseTooLargeError):
+        Exchange(transport, max_response_size=10).transmit(
+            CommandApdu(0x00, 0xDA, 0x00, 0x00, h("010203"))
+        )
 
 
 def test_chaining_then_get_response(scripted: Scripted) -> None:
@@ -552,3 +563,74 @@ def test_properties(scripted: Scripted) -> None:
     assert exchange.max_response_size == 1000
     assert exchange.max_rounds == 7
     assert exchange.tracer.logger.name == "apdu.traffic"
+
+
+# --- a broken card never hangs or crashes the exchange
+
+
+class ChaoticCard:
+    """Answers every APDU with whatever hypothesis draws: any SW, any data, short garbage."""
+
+    def __init__(self, data: st.DataObject, caps: tuple[bool, int, int]) -> None:
+        self._data = data
+        self.extended_length, self.max_command_data, self.max_response_data = caps
+        self.received: list[bytes] = []
+
+    def transmit(self, command: bytes) -> bytes:
+        self.received.append(command)
+        CommandApdu.decode(command)  # the exchange only ever sends well-formed APDUs
+        sw1 = self._data.draw(st.sampled_from([0x61, 0x6C, 0x90, 0x63, 0x6A, 0x67, 0x00]))
+        sw2 = self._data.draw(st.integers(min_value=0, max_value=255))
+        body = self._data.draw(st.binary(max_size=300))
+        if self._data.draw(st.integers(min_value=0, max_value=30)) == 0:
+            return body[:1]  # a truncated answer
+        return body + bytes((sw1, sw2))
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> ChaoticCard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    data=st.data(),
+    cmd=st.builds(
+        CommandApdu,
+        st.sampled_from([0x00, 0x80, 0x01]),
+        st.sampled_from([0xB0, 0x2A, 0x20, 0xCA]),
+        st.just(0),
+        st.just(0),
+        st.binary(max_size=40),
+        st.one_of(st.none(), st.integers(min_value=1, max_value=65536)),
+    ),
+    caps=st.tuples(
+        st.booleans(),
+        st.integers(min_value=1, max_value=300),
+        st.integers(min_value=1, max_value=70000),
+    ),
+    max_rounds=st.integers(min_value=0, max_value=20),
+    max_response_size=st.integers(min_value=0, max_value=2000),
+)
+def test_property_broken_card_gives_a_response_or_a_typed_error(
+    data: st.DataObject,
+    cmd: CommandApdu,
+    caps: tuple[bool, int, int],
+    max_rounds: int,
+    max_response_size: int,
+) -> None:
+    card = ChaoticCard(data, caps)
+    exchange = Exchange(card, max_rounds=max_rounds, max_response_size=max_response_size)
+    try:
+        response = exchange.transmit(cmd)
+    except (TransportError, ExchangeLoopError, ResponseTooLargeError):
+        pass
+    else:
+        assert len(response.data) <= max_response_size
+    blocks = max(1, -(-len(cmd.data) // min(caps[1], 255 if not caps[0] else 65535)))
+    assert exchange.apdu_count == len(card.received)
+    assert exchange.apdu_count <= blocks + max_rounds
