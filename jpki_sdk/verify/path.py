@@ -1,0 +1,217 @@
+"""Path validation through ``cryptography.x509.verification`` with the JPKI extension policies.
+
+JPKI is single-tier: the end-entity certificate is signed directly by a root
+(``max_chain_depth(0)``, no intermediates). The verifier chooses the root itself (by key
+identifier and signature, see :mod:`jpki_sdk.verify.trust`) and gives cryptography a store
+holding only that root, so the path cryptography validates is exactly the one reported.
+
+The web-PKI defaults do not fit JPKI certificates (a critical certificatePolicies extension,
+no subjectAltName on the authentication certificate), so each purpose gets its own end-entity
+:class:`~cryptography.x509.verification.ExtensionPolicy` built on ``permit_all`` (which still
+rejects any critical extension it has not been told about) with validators that re-check the
+profile on cryptography's own parse. The roots are checked with the web-PKI CA policy.
+
+cryptography refuses SHA-1 certificate signatures outright. When the caller explicitly allows
+SHA-1, a sha1WithRSAEncryption certificate is instead checked here with the root's key, after
+the verifier's own profile, validity and issuer checks (reported as ``sha1-legacy``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    Policy,
+    PolicyBuilder,
+    Store,
+)
+from cryptography.x509.verification import VerificationError as _CryptoVerificationError
+
+from jpki_sdk.verify.errors import CertificateSignatureError, PathValidationError
+from jpki_sdk.verify.profiles import SIG_SHA1_RSA, Profile, Purpose, profile_for
+from jpki_sdk.verify.trust import TrustAnchor
+
+__all__ = ["VALIDATOR_CRYPTOGRAPHY", "VALIDATOR_SHA1_LEGACY", "PathValidator"]
+
+logger = logging.getLogger(__name__)
+
+VALIDATOR_CRYPTOGRAPHY = "cryptography.x509.verification"
+VALIDATOR_SHA1_LEGACY = "sha1-legacy"
+
+
+def _key_usage_validator(
+    profile: Profile,
+) -> Callable[[Policy, x509.Certificate, x509.KeyUsage], None]:
+    wanted = profile.key_usage
+
+    def validate(policy: Policy, cert: x509.Certificate, ku: x509.KeyUsage) -> None:
+        present = {
+            "digital_signature": ku.digital_signature,
+            "content_commitment": ku.content_commitment,
+            "key_encipherment": ku.key_encipherment,
+            "data_encipherment": ku.data_encipherment,
+            "key_agreement": ku.key_agreement,
+            "key_cert_sign": ku.key_cert_sign,
+            "crl_sign": ku.crl_sign,
+        }
+        names = {k for k, v in present.items() if v}
+        if ku.key_agreement and (ku.encipher_only or ku.decipher_only):
+            names.add("encipher_or_decipher_only")
+        if names != wanted:
+            raise ValueError(f"keyUsage {sorted(names)} is not exactly {sorted(wanted)}")
+
+    return validate
+
+
+def _eku_validator(
+    profile: Profile,
+) -> Callable[[Policy, x509.Certificate, x509.ExtendedKeyUsage], None]:
+    wanted = profile.ext_key_usage or frozenset()
+
+    def validate(policy: Policy, cert: x509.Certificate, eku: x509.ExtendedKeyUsage) -> None:
+        found = [oid.dotted_string for oid in eku]
+        if set(found) != wanted or len(found) != len(wanted):
+            raise ValueError(f"extKeyUsage {found} is not exactly {sorted(wanted)}")
+
+    return validate
+
+
+def _policy_validator(
+    allowed: frozenset[str],
+) -> Callable[[Policy, x509.Certificate, x509.CertificatePolicies], None]:
+    def validate(policy: Policy, cert: x509.Certificate, cps: x509.CertificatePolicies) -> None:
+        found = [info.policy_identifier.dotted_string for info in cps]
+        if len(found) != 1 or found[0] not in allowed:
+            raise ValueError(f"certificatePolicies {found} is not one of {sorted(allowed)}")
+
+    return validate
+
+
+def _not_ca(policy: Policy, cert: x509.Certificate, bc: x509.BasicConstraints | None) -> None:
+    if bc is not None and bc.ca:
+        raise ValueError("end-entity certificate has cA=TRUE")
+
+
+def _ee_policy(purpose: Purpose, *, test_root: bool) -> ExtensionPolicy:
+    profile = profile_for(purpose)
+    policy = (
+        ExtensionPolicy.permit_all()
+        .require_present(
+            x509.KeyUsage,
+            Criticality.CRITICAL,
+            _key_usage_validator(profile),
+        )
+        .require_present(
+            x509.CertificatePolicies,
+            Criticality.CRITICAL,
+            _policy_validator(profile.allowed_policies(test_root=test_root)),
+        )
+        .may_be_present(x509.BasicConstraints, Criticality.AGNOSTIC, _not_ca)
+    )
+    if profile.ext_key_usage is None:
+        policy = policy.require_not_present(x509.ExtendedKeyUsage)
+    else:
+        policy = policy.require_present(
+            x509.ExtendedKeyUsage,
+            Criticality.AGNOSTIC,
+            _eku_validator(profile),
+        )
+    if profile.requires_san:
+        policy = policy.require_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, None)
+    else:
+        policy = policy.may_be_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, None)
+    return policy
+
+
+class PathValidator:
+    """Runs cryptography's client verifier for one (certificate, root, purpose, time).
+
+    Stores and extension policies are built once per (root, purpose); only the cheap
+    verifier object is built per call (its validation time changes).
+    """
+
+    def __init__(self, *, allow_sha1: bool = False) -> None:
+        self._allow_sha1 = allow_sha1
+        self._lock = threading.Lock()
+        self._built: dict[tuple[str, bool, Purpose], tuple[Store, ExtensionPolicy]] = {}
+        self._ca_policy = ExtensionPolicy.webpki_defaults_ca()
+
+    def _parts(self, anchor: TrustAnchor, purpose: Purpose) -> tuple[Store, ExtensionPolicy]:
+        key = (anchor.fingerprint_sha256, anchor.is_test, purpose)
+        parts = self._built.get(key)
+        if parts is None:
+            with self._lock:
+                parts = self._built.get(key)
+                if parts is None:
+                    parts = (
+                        Store([anchor.certificate]),
+                        _ee_policy(purpose, test_root=anchor.is_test),
+                    )
+                    self._built[key] = parts
+        return parts
+
+    def validate(
+        self, cert: x509.Certificate, anchor: TrustAnchor, purpose: Purpose, at: datetime
+    ) -> str:
+        """Validate the path ``cert`` -> ``anchor`` at ``at``; return the validator's name.
+
+        Raises :class:`PathValidationError` with cryptography's reason on failure.
+        """
+        if cert.signature_algorithm_oid.dotted_string == SIG_SHA1_RSA and self._allow_sha1:
+            self._validate_sha1(cert, anchor)
+            return VALIDATOR_SHA1_LEGACY
+        store, ee_policy = self._parts(anchor, purpose)
+        verifier = (
+            PolicyBuilder()
+            .store(store)
+            .time(at)
+            .max_chain_depth(0)
+            .extension_policies(ca_policy=self._ca_policy, ee_policy=ee_policy)
+            .build_client_verifier()
+        )
+        try:
+            verified = verifier.verify(cert, [])
+        except _CryptoVerificationError as exc:
+            detail = str(exc)
+            logger.debug("cryptography rejected the path to %s: %s", anchor.name, detail)
+            raise PathValidationError(
+                f"path validation to {anchor.name} failed: {detail}", detail=detail
+            ) from None
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            detail = f"{type(exc).__name__}: {exc}"
+            raise PathValidationError(
+                f"path validation to {anchor.name} failed: {detail}", detail=detail
+            ) from None
+        if verified.chain[-1] is not anchor.certificate and verified.chain[-1] != (
+            anchor.certificate
+        ):  # pragma: no cover - the store holds only this anchor
+            raise PathValidationError(
+                "cryptography chose a different root", detail="unexpected chain"
+            )
+        return VALIDATOR_CRYPTOGRAPHY
+
+    @staticmethod
+    def _validate_sha1(cert: x509.Certificate, anchor: TrustAnchor) -> None:
+        key = anchor.certificate.public_key()
+        if not isinstance(key, rsa.RSAPublicKey):  # pragma: no cover - roots are RSA
+            raise PathValidationError("root key is not RSA", detail="root key type")
+        try:
+            key.verify(
+                cert.signature,
+                cert.tbs_certificate_bytes,
+                padding.PKCS1v15(),
+                hashes.SHA1(),  # noqa: S303 - legacy certificates, explicitly allowed
+            )
+        except InvalidSignature:
+            raise CertificateSignatureError(
+                f"the SHA-1 signature does not verify with {anchor.name}", anchor=anchor
+            ) from None

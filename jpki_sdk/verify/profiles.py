@@ -1,0 +1,653 @@
+"""JPKI certificate profiles per purpose, checked strictly (spec §5.2, §5.3).
+
+- :attr:`Purpose.AUTH` (利用者証明用): critical keyUsage digitalSignature only, extKeyUsage
+  clientAuth only, critical certificatePolicies ``1.2.392.200149.8.5.1.3.30``.
+- :attr:`Purpose.SIGN` (署名用): critical keyUsage digitalSignature + nonRepudiation, no
+  extKeyUsage, a subjectAltName (the identity attributes), critical certificatePolicies
+  ``1.2.392.200149.8.5.1.1.20``; the JPKI-TEST policy ``1.2.392.200149.8.5.1.0.20`` only for a
+  certificate under an explicitly trusted test root.
+
+Both: RSA 2048..8192 bits, signature sha256/384/512WithRSAEncryption (sha1WithRSAEncryption only
+when explicitly allowed), no critical extension other than keyUsage, extKeyUsage,
+certificatePolicies, basicConstraints and subjectAltName, and not a CA. A certificate of the
+other kind for the purpose is :class:`WrongCertificateKindError`.
+
+:class:`CertificateFacts` reads the few fields these checks need straight from the DER (a
+strict TLV walk, ~15 us) instead of ``Certificate.extensions`` (which builds Python objects for
+every name in every extension, ~80 us): verification runs at national scale. The authority is
+still cryptography's path validator, whose extension policy re-checks the same rules on its own
+parse (see :mod:`jpki_sdk.verify.path`).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from jpki_sdk.verify.errors import (
+    BasicConstraintsError,
+    CertificateParseError,
+    CertificatePolicyError,
+    ExtendedKeyUsageError,
+    ExtensionMalformedError,
+    KeyUsageError,
+    MissingExtensionError,
+    SignatureAlgorithmNotAllowedError,
+    TestPolicyNotAllowedError,
+    UnknownCriticalExtensionError,
+    UnsupportedKeyError,
+    WeakKeyError,
+    WrongCertificateKindError,
+)
+
+__all__ = [
+    "ALLOWED_CRITICAL_EXTENSIONS",
+    "EKU_CLIENT_AUTH",
+    "MAX_RSA_BITS",
+    "MIN_RSA_BITS",
+    "POLICY_AUTH",
+    "POLICY_SIGN",
+    "POLICY_SIGN_TEST",
+    "CertificateFacts",
+    "Profile",
+    "Purpose",
+    "RawExtension",
+    "check_profile",
+    "classify",
+    "profile_for",
+]
+
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+
+class Purpose(str, enum.Enum):
+    """What a certificate is used for; also names the root hierarchy that serves it."""
+
+    AUTH = "auth"
+    SIGN = "sign"
+
+    @classmethod
+    def parse(cls, value: Purpose | str) -> Purpose:
+        """Accept a member or its value (``"auth"``/``"sign"``, case-insensitive)."""
+        if isinstance(value, Purpose):
+            return value
+        if isinstance(value, str):
+            normalized = value.strip().lower()
+            for member in cls:
+                if member.value == normalized:
+                    return member
+            raise ValueError(f"unknown purpose {value!r}; expected 'auth' or 'sign'")
+        raise TypeError(f"purpose must be Purpose or str, not {type(value).__name__}")
+
+    @property
+    def label(self) -> str:
+        return "user authentication" if self is Purpose.AUTH else "digital signature"
+
+
+# Policy OIDs (spec §5.2, §5.3).
+POLICY_AUTH = "1.2.392.200149.8.5.1.3.30"
+POLICY_SIGN = "1.2.392.200149.8.5.1.1.20"
+POLICY_SIGN_TEST = "1.2.392.200149.8.5.1.0.20"
+
+EKU_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2"
+
+OID_KEY_USAGE = "2.5.29.15"
+OID_EXT_KEY_USAGE = "2.5.29.37"
+OID_CERT_POLICIES = "2.5.29.32"
+OID_BASIC_CONSTRAINTS = "2.5.29.19"
+OID_SUBJECT_ALT_NAME = "2.5.29.17"
+OID_AUTHORITY_KEY_ID = "2.5.29.35"
+OID_SUBJECT_KEY_ID = "2.5.29.14"
+OID_CRL_DISTRIBUTION_POINTS = "2.5.29.31"
+
+#: Extensions the JPKI profiles allow to be marked critical.
+ALLOWED_CRITICAL_EXTENSIONS = frozenset(
+    {
+        OID_KEY_USAGE,
+        OID_EXT_KEY_USAGE,
+        OID_CERT_POLICIES,
+        OID_BASIC_CONSTRAINTS,
+        OID_SUBJECT_ALT_NAME,
+    }
+)
+
+MIN_RSA_BITS = 2048
+MAX_RSA_BITS = 8192
+
+SIG_SHA1_RSA = "1.2.840.113549.1.1.5"
+_SIGNATURE_ALGORITHMS = {
+    "1.2.840.113549.1.1.11": "sha256WithRSAEncryption",
+    "1.2.840.113549.1.1.12": "sha384WithRSAEncryption",
+    "1.2.840.113549.1.1.13": "sha512WithRSAEncryption",
+}
+
+# keyUsage bit positions (RFC 5280 4.2.1.3) and the names cryptography uses.
+KU_BITS = (
+    "digital_signature",
+    "content_commitment",  # nonRepudiation
+    "key_encipherment",
+    "data_encipherment",
+    "key_agreement",
+    "key_cert_sign",
+    "crl_sign",
+    "encipher_only",
+    "decipher_only",
+)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The rules for one purpose."""
+
+    purpose: Purpose
+    key_usage: frozenset[str]
+    ext_key_usage: frozenset[str] | None  # None: extKeyUsage must be absent
+    policy: str
+    test_policy: str | None
+    requires_san: bool
+
+    def allowed_policies(self, *, test_root: bool) -> frozenset[str]:
+        """Policy OIDs acceptable for a certificate under a production or a test root."""
+        if test_root and self.test_policy is not None:
+            return frozenset({self.policy, self.test_policy})
+        return frozenset({self.policy})
+
+
+_PROFILES = {
+    Purpose.AUTH: Profile(
+        purpose=Purpose.AUTH,
+        key_usage=frozenset({"digital_signature"}),
+        ext_key_usage=frozenset({EKU_CLIENT_AUTH}),
+        policy=POLICY_AUTH,
+        test_policy=None,
+        requires_san=False,
+    ),
+    Purpose.SIGN: Profile(
+        purpose=Purpose.SIGN,
+        key_usage=frozenset({"digital_signature", "content_commitment"}),
+        ext_key_usage=None,
+        policy=POLICY_SIGN,
+        test_policy=POLICY_SIGN_TEST,
+        requires_san=True,
+    ),
+}
+
+_POLICY_KIND = {
+    POLICY_AUTH: Purpose.AUTH,
+    POLICY_SIGN: Purpose.SIGN,
+    POLICY_SIGN_TEST: Purpose.SIGN,
+}
+TEST_POLICIES = frozenset({POLICY_SIGN_TEST})
+
+
+def profile_for(purpose: Purpose | str) -> Profile:
+    """The :class:`Profile` of a purpose."""
+    return _PROFILES[Purpose.parse(purpose)]
+
+
+# --------------------------------------------------------------------------- DER facts
+
+
+class _DerError(Exception):
+    pass
+
+
+def _tlv(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    """One strict-DER TLV at ``pos``: (tag byte, content start, content end)."""
+    if end - pos < 2:
+        raise _DerError("truncated")
+    tag = buf[pos]
+    if tag & 0x1F == 0x1F:
+        raise _DerError("high tag numbers are not used in certificates")
+    first = buf[pos + 1]
+    pos += 2
+    if first & 0x80:
+        n = first & 0x7F
+        if n == 0 or n > 4 or end - pos < n:
+            raise _DerError("bad length")
+        if buf[pos] == 0:
+            raise _DerError("non-minimal length")
+        length = int.from_bytes(buf[pos : pos + n], "big")
+        if length < 0x80:
+            raise _DerError("non-minimal length")
+        pos += n
+    else:
+        length = first
+    if length > end - pos:
+        raise _DerError("length beyond the enclosing value")
+    return tag, pos, pos + length
+
+
+def _children(buf: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
+    """The TLVs inside ``buf[start:end]`` as (tag, content start, content end)."""
+    out = []
+    pos = start
+    while pos < end:
+        tag, s, e = _tlv(buf, pos, end)
+        out.append((tag, s, e))
+        pos = e
+    return out
+
+
+def _children_with_start(buf: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
+    """Like :func:`_children` with each TLV's own start offset first."""
+    out = []
+    pos = start
+    while pos < end:
+        tag, s, e = _tlv(buf, pos, end)
+        out.append((pos, tag, s, e))
+        pos = e
+    return out
+
+
+_OID_CACHE: dict[bytes, str] = {}
+_OID_CACHE_MAX = 4096
+
+
+def _oid(content: bytes) -> str:
+    """Dotted string of an OBJECT IDENTIFIER's content octets (strict)."""
+    cached = _OID_CACHE.get(content)
+    if cached is not None:
+        return cached
+    if not content or content[-1] & 0x80:
+        raise _DerError("bad OID")
+    arcs: list[int] = []
+    value = 0
+    fresh = True
+    for byte in content:
+        if fresh and byte == 0x80:
+            raise _DerError("non-minimal OID arc")
+        value = (value << 7) | (byte & 0x7F)
+        fresh = not byte & 0x80
+        if fresh:
+            arcs.append(value)
+            value = 0
+    first = arcs[0]
+    head = [0, first] if first < 40 else [1, first - 40] if first < 80 else [2, first - 80]
+    dotted = ".".join(str(a) for a in head + arcs[1:])
+    if len(_OID_CACHE) < _OID_CACHE_MAX:
+        _OID_CACHE[content] = dotted
+    return dotted
+
+
+@dataclass(frozen=True)
+class RawExtension:
+    """One extension as it is in the certificate: OID, critical flag, DER value."""
+
+    oid: str
+    critical: bool
+    value: bytes
+
+
+@dataclass(frozen=True)
+class CertificateFacts:
+    """What the profile checks and issuer selection need, read from the certificate DER.
+
+    ``key_usage``/``ext_key_usage``/``policies``/``authority_key_id`` are ``None`` when the
+    extension is absent. ``issuer_der``/``subject_der`` are the raw Name encodings.
+    """
+
+    extensions: tuple[RawExtension, ...]
+    issuer_der: bytes
+    subject_der: bytes
+    key_usage: frozenset[str] | None
+    ext_key_usage: tuple[str, ...] | None
+    policies: tuple[str, ...] | None
+    authority_key_id: bytes | None
+    subject_key_id: bytes | None
+    is_ca: bool | None
+
+    def extension(self, oid: str) -> RawExtension | None:
+        for ext in self.extensions:
+            if ext.oid == oid:
+                return ext
+        return None
+
+    @property
+    def critical_oids(self) -> tuple[str, ...]:
+        return tuple(e.oid for e in self.extensions if e.critical)
+
+    @classmethod
+    def from_der(cls, der: bytes) -> CertificateFacts:
+        """Read the facts; :class:`CertificateParseError` if the structure is broken,
+        :class:`ExtensionMalformedError` if a profile-relevant extension cannot be decoded."""
+        try:
+            issuer, subject, exts = _walk_certificate(der)
+        except _DerError as exc:
+            raise CertificateParseError(f"certificate DER is malformed: {exc}") from None
+        seen: set[str] = set()
+        for ext in exts:
+            if ext.oid in seen:
+                raise CertificateParseError(f"extension {ext.oid} appears twice")
+            seen.add(ext.oid)
+        by_oid = {e.oid: e.value for e in exts}
+        return cls(
+            extensions=tuple(exts),
+            issuer_der=issuer,
+            subject_der=subject,
+            key_usage=_decoded(by_oid, OID_KEY_USAGE, _decode_key_usage),
+            ext_key_usage=_decoded(by_oid, OID_EXT_KEY_USAGE, _decode_oid_sequence),
+            policies=_decoded(by_oid, OID_CERT_POLICIES, _decode_policies),
+            authority_key_id=_decoded(by_oid, OID_AUTHORITY_KEY_ID, _decode_aki),
+            subject_key_id=_decoded(by_oid, OID_SUBJECT_KEY_ID, _decode_octets),
+            is_ca=_decoded(by_oid, OID_BASIC_CONSTRAINTS, _decode_basic_constraints),
+        )
+
+
+def _walk_certificate(der: bytes) -> tuple[bytes, bytes, list[RawExtension]]:
+    end = len(der)
+    tag, s, e = _tlv(der, 0, end)
+    if tag != 0x30 or e != end:
+        raise _DerError("not one SEQUENCE")
+    parts = _children(der, s, e)
+    if len(parts) != 3 or parts[0][0] != 0x30:
+        raise _DerError("certificate is not tbsCertificate, algorithm, signature")
+    _, ts, te = parts[0]
+    fields = _children_with_start(der, ts, te)
+    index = 1 if fields and fields[0][1] == 0xA0 else 0
+    if len(fields) < index + 6:
+        raise _DerError("tbsCertificate has too few fields")
+    issuer_start, issuer_tag, _, issuer_end = fields[index + 2]
+    subject_start, subject_tag, _, subject_end = fields[index + 4]
+    if issuer_tag != 0x30 or subject_tag != 0x30:
+        raise _DerError("issuer/subject is not a Name")
+    issuer = der[issuer_start:issuer_end]
+    subject = der[subject_start:subject_end]
+    exts: list[RawExtension] = []
+    for _start, tag, cs, ce in fields[index + 6 :]:
+        if tag != 0xA3:
+            continue
+        seq_tag, ss, se = _tlv(der, cs, ce)
+        if seq_tag != 0x30 or se != ce:
+            raise _DerError("extensions is not one SEQUENCE")
+        for ext_tag, es, ee in _children(der, ss, se):
+            if ext_tag != 0x30:
+                raise _DerError("extension is not a SEQUENCE")
+            items = _children(der, es, ee)
+            if len(items) not in (2, 3) or items[0][0] != 0x06:
+                raise _DerError("extension is not OID, [critical], value")
+            critical = False
+            if len(items) == 3:
+                btag, bs, be = items[1]
+                if btag != 0x01 or be - bs != 1 or der[bs] not in (0x00, 0xFF):
+                    raise _DerError("extension critical flag is not a DER BOOLEAN")
+                critical = der[bs] == 0xFF
+            vtag, vs, ve = items[-1]
+            if vtag != 0x04:
+                raise _DerError("extension value is not an OCTET STRING")
+            exts.append(RawExtension(_oid(der[items[0][1] : items[0][2]]), critical, der[vs:ve]))
+    return issuer, subject, exts
+
+
+def _decoded(by_oid: dict[str, bytes], oid: str, decode: Callable[[bytes], _T]) -> _T | None:
+    value = by_oid.get(oid)
+    if value is None:
+        return None
+    try:
+        return decode(value)
+    except (_DerError, IndexError, ValueError) as exc:
+        raise ExtensionMalformedError(
+            f"extension {oid} cannot be decoded: {exc}", oid=oid
+        ) from None
+
+
+def _single(value: bytes, expected_tag: int) -> tuple[int, int]:
+    tag, s, e = _tlv(value, 0, len(value))
+    if tag != expected_tag or e != len(value):
+        raise _DerError(f"expected one value with tag 0x{expected_tag:02x}")
+    return s, e
+
+
+def _decode_key_usage(value: bytes) -> frozenset[str]:
+    s, e = _single(value, 0x03)
+    if e - s < 1 or value[s] > 7 or (e - s == 1 and value[s] != 0):
+        raise _DerError("bad BIT STRING")
+    bits = value[s + 1 : e]
+    names = set()
+    for i, name in enumerate(KU_BITS):
+        byte = i // 8
+        if byte < len(bits) and bits[byte] & (0x80 >> (i % 8)):
+            names.add(name)
+    # Bits beyond decipherOnly are not defined: a certificate asserting them is malformed.
+    for i in range(len(KU_BITS), len(bits) * 8 - value[s]):
+        if bits[i // 8] & (0x80 >> (i % 8)):
+            raise _DerError("undefined keyUsage bit set")
+    return frozenset(names)
+
+
+def _decode_oid_sequence(value: bytes) -> tuple[str, ...]:
+    s, e = _single(value, 0x30)
+    out = []
+    for tag, cs, ce in _children(value, s, e):
+        if tag != 0x06:
+            raise _DerError("expected OBJECT IDENTIFIER")
+        out.append(_oid(value[cs:ce]))
+    if not out:
+        raise _DerError("empty sequence")
+    return tuple(out)
+
+
+def _decode_policies(value: bytes) -> tuple[str, ...]:
+    s, e = _single(value, 0x30)
+    out = []
+    for tag, cs, ce in _children(value, s, e):
+        if tag != 0x30:
+            raise _DerError("PolicyInformation is not a SEQUENCE")
+        items = _children(value, cs, ce)
+        if not items or items[0][0] != 0x06 or len(items) > 2:
+            raise _DerError("PolicyInformation is not OID [qualifiers]")
+        if len(items) == 2 and items[1][0] != 0x30:
+            raise _DerError("policyQualifiers is not a SEQUENCE")
+        out.append(_oid(value[items[0][1] : items[0][2]]))
+    if not out:
+        raise _DerError("no policy")
+    return tuple(out)
+
+
+def _decode_aki(value: bytes) -> bytes | None:
+    s, e = _single(value, 0x30)
+    for tag, cs, ce in _children(value, s, e):
+        if tag == 0x80:
+            return value[cs:ce]
+        if tag not in (0xA1, 0x82):
+            raise _DerError("unexpected field in AuthorityKeyIdentifier")
+    return None
+
+
+def _decode_octets(value: bytes) -> bytes:
+    s, e = _single(value, 0x04)
+    return value[s:e]
+
+
+def _decode_basic_constraints(value: bytes) -> bool:
+    s, e = _single(value, 0x30)
+    items = _children(value, s, e)
+    if items and items[0][0] == 0x01:
+        _, bs, be = items[0]
+        if be - bs != 1 or value[bs] not in (0x00, 0xFF):
+            raise _DerError("cA is not a DER BOOLEAN")
+        return value[bs] == 0xFF
+    return False
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def classify(facts: CertificateFacts) -> Purpose | None:
+    """Which kind of JPKI end-entity certificate this looks like, or None if neither.
+
+    By policy OID first (unambiguous), then by the usage pattern.
+    """
+    kinds = {_POLICY_KIND[p] for p in facts.policies or () if p in _POLICY_KIND}
+    if len(kinds) == 1:
+        return kinds.pop()
+    if kinds:
+        return None
+    ku = facts.key_usage or frozenset()
+    if "content_commitment" in ku:
+        return Purpose.SIGN
+    if EKU_CLIENT_AUTH in (facts.ext_key_usage or ()):
+        return Purpose.AUTH
+    return None
+
+
+def check_kind(facts: CertificateFacts, purpose: Purpose) -> None:
+    """Raise :class:`WrongCertificateKindError` when the certificate is of the other kind."""
+    kind = classify(facts)
+    if kind is not None and kind is not purpose:
+        raise WrongCertificateKindError(
+            f"this is a {kind.label} ({kind.value}) certificate; "
+            f"a {purpose.label} ({purpose.value}) certificate is required",
+            expected=purpose,
+            actual=kind,
+        )
+
+
+def _ku_text(names: Iterable[str]) -> str:
+    return ", ".join(sorted(names)) or "none"
+
+
+def check_profile(
+    cert: x509.Certificate,
+    facts: CertificateFacts,
+    purpose: Purpose,
+    *,
+    test_root: bool,
+    allow_sha1: bool = False,
+) -> None:
+    """Check ``cert`` against the profile of ``purpose``; raise the specific error on failure.
+
+    ``test_root`` says whether the chosen issuer is an opted-in test root (only then is the
+    JPKI-TEST policy acceptable).
+    """
+    profile = _PROFILES[purpose]
+    check_kind(facts, purpose)
+    check_signature_algorithm(cert, allow_sha1=allow_sha1)
+    check_key(cert)
+
+    unknown = [o for o in facts.critical_oids if o not in ALLOWED_CRITICAL_EXTENSIONS]
+    if unknown:
+        raise UnknownCriticalExtensionError(
+            "critical extension(s) not allowed by the JPKI profile: " + ", ".join(unknown),
+            oids=unknown,
+        )
+
+    if facts.is_ca:
+        raise BasicConstraintsError("an end-entity certificate must not be a CA (cA=TRUE)")
+
+    ku_ext = facts.extension(OID_KEY_USAGE)
+    if ku_ext is None or facts.key_usage is None:
+        raise MissingExtensionError("keyUsage is required", oid=OID_KEY_USAGE)
+    if not ku_ext.critical:
+        raise KeyUsageError("keyUsage must be critical")
+    if facts.key_usage != profile.key_usage:
+        raise KeyUsageError(
+            f"keyUsage is {_ku_text(facts.key_usage)}; the {purpose.value} profile requires "
+            f"exactly {_ku_text(profile.key_usage)}"
+        )
+
+    if profile.ext_key_usage is None:
+        if facts.ext_key_usage is not None:
+            raise ExtendedKeyUsageError(
+                f"the {purpose.value} profile has no extKeyUsage; found "
+                + ", ".join(facts.ext_key_usage)
+            )
+    else:
+        if facts.ext_key_usage is None:
+            raise ExtendedKeyUsageError(
+                f"extKeyUsage {', '.join(sorted(profile.ext_key_usage))} is required"
+            )
+        if set(facts.ext_key_usage) != profile.ext_key_usage or len(facts.ext_key_usage) != len(
+            profile.ext_key_usage
+        ):
+            raise ExtendedKeyUsageError(
+                f"extKeyUsage is {', '.join(facts.ext_key_usage)}; the {purpose.value} profile "
+                f"requires exactly {', '.join(sorted(profile.ext_key_usage))}"
+            )
+
+    cp_ext = facts.extension(OID_CERT_POLICIES)
+    if cp_ext is None or facts.policies is None:
+        raise MissingExtensionError("certificatePolicies is required", oid=OID_CERT_POLICIES)
+    if not cp_ext.critical:
+        raise CertificatePolicyError(
+            "certificatePolicies must be critical", policies=facts.policies
+        )
+    check_policies(facts.policies, purpose, test_root=test_root)
+
+    if profile.requires_san and facts.extension(OID_SUBJECT_ALT_NAME) is None:
+        raise MissingExtensionError(
+            "the signature certificate must carry the identity subjectAltName",
+            oid=OID_SUBJECT_ALT_NAME,
+        )
+
+
+def check_policies(policies: Iterable[str], purpose: Purpose, *, test_root: bool) -> None:
+    """Exactly one policy, the purpose's (or its test policy under a test root)."""
+    profile = _PROFILES[purpose]
+    found = tuple(policies)
+    allowed = profile.allowed_policies(test_root=test_root)
+    if len(found) == 1 and found[0] in allowed:
+        return
+    if len(found) == 1 and found[0] in TEST_POLICIES and _POLICY_KIND[found[0]] is purpose:
+        raise TestPolicyNotAllowedError(
+            f"policy {found[0]} is the JPKI-TEST policy: accepted only for certificates under "
+            "an explicitly trusted test root",
+            policies=found,
+        )
+    raise CertificatePolicyError(
+        f"certificatePolicies is {', '.join(found)}; the {purpose.value} profile requires "
+        f"exactly {profile.policy}",
+        policies=found,
+    )
+
+
+def signature_algorithm_name(cert: x509.Certificate, *, allow_sha1: bool) -> str:
+    """The allowed signature algorithm's name, or raise."""
+    try:
+        oid = cert.signature_algorithm_oid.dotted_string
+    except ValueError:  # pragma: no cover - cryptography parses the OID at load time
+        raise SignatureAlgorithmNotAllowedError(
+            "unreadable signature algorithm", algorithm="?"
+        ) from None
+    name = _SIGNATURE_ALGORITHMS.get(oid)
+    if name is not None:
+        return name
+    if oid == SIG_SHA1_RSA:
+        if allow_sha1:
+            return "sha1WithRSAEncryption"
+        raise SignatureAlgorithmNotAllowedError(
+            "sha1WithRSAEncryption is allowed only when SHA-1 is explicitly enabled",
+            algorithm="sha1WithRSAEncryption",
+        )
+    raise SignatureAlgorithmNotAllowedError(
+        f"signature algorithm {oid} is not allowed (sha256/384/512WithRSAEncryption only)",
+        algorithm=oid,
+    )
+
+
+def check_signature_algorithm(cert: x509.Certificate, *, allow_sha1: bool) -> None:
+    signature_algorithm_name(cert, allow_sha1=allow_sha1)
+
+
+def check_key(cert: x509.Certificate) -> int:
+    """RSA with 2048..8192 bits; returns the size."""
+    try:
+        key = cert.public_key()
+    except (ValueError, TypeError) as exc:
+        raise UnsupportedKeyError(f"the public key cannot be loaded: {exc}") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise UnsupportedKeyError(f"the key is {type(key).__name__}; JPKI certificates use RSA")
+    bits = key.key_size
+    if bits < MIN_RSA_BITS:
+        raise WeakKeyError(f"RSA key of {bits} bits; at least {MIN_RSA_BITS} required", bits=bits)
+    if bits > MAX_RSA_BITS:
+        raise UnsupportedKeyError(f"RSA key of {bits} bits; at most {MAX_RSA_BITS} accepted")
+    return bits

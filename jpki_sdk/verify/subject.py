@@ -1,0 +1,310 @@
+"""The login subject of a user-authentication certificate (spec §5.2).
+
+The authentication certificate carries no personal data: its subject is ``C=JP`` and a
+23-character CN. In every CN seen so far characters 15-19 (1-based) are the issuing
+municipality's 5-digit code (``412594E75JACJM14104003A`` -> ``14104``, Yokohama Naka-ku); the
+rest of the CN is opaque. The CRL distribution point names the prefecture and municipality in
+romaji (``OU=Kanagawa-ken, CN=Yokohama-shi-Naka-ku CRLDP``); the code's first two digits are
+the prefecture (JIS X 0401), which is cross-checked against the distribution point where
+both are readable. A relying party keys its accounts on the certificate serial and CN; see
+:attr:`Subject.key` for a stable pseudonymous key that includes the hierarchy and root.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from jpki_sdk.verify.errors import SubjectError
+from jpki_sdk.verify.profiles import (
+    OID_CRL_DISTRIBUTION_POINTS,
+    CertificateFacts,
+    _children,
+    _DerError,
+    _oid,
+    _tlv,
+)
+from jpki_sdk.verify.trust import TrustAnchor
+
+__all__ = [
+    "PREFECTURES_ROMAJI",
+    "CrlDistributionPoint",
+    "Subject",
+    "municipality_code_from_cn",
+    "read_crl_distribution_point",
+    "serial_hex",
+]
+
+logger = logging.getLogger(__name__)
+
+#: JIS X 0401 prefecture codes with the romaji style used in JPKI CRL distribution points.
+PREFECTURES_ROMAJI: dict[str, str] = {
+    "01": "Hokkaido",
+    "02": "Aomori-ken",
+    "03": "Iwate-ken",
+    "04": "Miyagi-ken",
+    "05": "Akita-ken",
+    "06": "Yamagata-ken",
+    "07": "Fukushima-ken",
+    "08": "Ibaraki-ken",
+    "09": "Tochigi-ken",
+    "10": "Gunma-ken",
+    "11": "Saitama-ken",
+    "12": "Chiba-ken",
+    "13": "Tokyo-to",
+    "14": "Kanagawa-ken",
+    "15": "Niigata-ken",
+    "16": "Toyama-ken",
+    "17": "Ishikawa-ken",
+    "18": "Fukui-ken",
+    "19": "Yamanashi-ken",
+    "20": "Nagano-ken",
+    "21": "Gifu-ken",
+    "22": "Shizuoka-ken",
+    "23": "Aichi-ken",
+    "24": "Mie-ken",
+    "25": "Shiga-ken",
+    "26": "Kyoto-fu",
+    "27": "Osaka-fu",
+    "28": "Hyogo-ken",
+    "29": "Nara-ken",
+    "30": "Wakayama-ken",
+    "31": "Tottori-ken",
+    "32": "Shimane-ken",
+    "33": "Okayama-ken",
+    "34": "Hiroshima-ken",
+    "35": "Yamaguchi-ken",
+    "36": "Tokushima-ken",
+    "37": "Kagawa-ken",
+    "38": "Ehime-ken",
+    "39": "Kochi-ken",
+    "40": "Fukuoka-ken",
+    "41": "Saga-ken",
+    "42": "Nagasaki-ken",
+    "43": "Kumamoto-ken",
+    "44": "Oita-ken",
+    "45": "Miyazaki-ken",
+    "46": "Kagoshima-ken",
+    "47": "Okinawa-ken",
+}
+
+_CN_LENGTH = 23
+_OID_CN = "2.5.4.3"
+_OID_OU = "2.5.4.11"
+_STRING_TAGS = {0x0C: "utf-8", 0x13: "ascii", 0x16: "ascii"}
+
+
+@dataclass(frozen=True)
+class CrlDistributionPoint:
+    """The directory-name CRL distribution point (a per-municipality CRL partition)."""
+
+    prefecture: str | None
+    municipality: str | None
+    organizational_units: tuple[str, ...]
+    common_name: str | None
+
+
+def _name_attributes(der: bytes, start: int, end: int) -> list[tuple[str, str]] | None:
+    """(OID, text) pairs of a DER Name in ``der[start:end]``; None if a value is not text."""
+    tag, s, e = _tlv(der, start, end)
+    if tag != 0x30:
+        raise _DerError("Name is not a SEQUENCE")
+    out: list[tuple[str, str]] = []
+    for set_tag, ss, se in _children(der, s, e):
+        if set_tag != 0x31:
+            raise _DerError("RDN is not a SET")
+        for atv_tag, as_, ae in _children(der, ss, se):
+            if atv_tag != 0x30:
+                raise _DerError("AttributeTypeAndValue is not a SEQUENCE")
+            parts = _children(der, as_, ae)
+            if len(parts) != 2 or parts[0][0] != 0x06:
+                raise _DerError("bad AttributeTypeAndValue")
+            encoding = _STRING_TAGS.get(parts[1][0])
+            if encoding is None:
+                return None
+            try:
+                text = der[parts[1][1] : parts[1][2]].decode(encoding)
+            except UnicodeDecodeError:
+                raise _DerError("undecodable name string") from None
+            out.append((_oid(der[parts[0][1] : parts[0][2]]), text))
+    return out
+
+
+def _common_name(cert: x509.Certificate, facts: CertificateFacts) -> str | None:
+    try:
+        attrs = _name_attributes(facts.subject_der, 0, len(facts.subject_der))
+    except _DerError:
+        attrs = None
+    if attrs is not None:
+        cns = [v for oid, v in attrs if oid == _OID_CN]
+    else:  # a string type the fast path does not decode: let cryptography do it
+        cns = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    if len(cns) != 1:
+        return None
+    return cns[0]
+
+
+def serial_hex(serial: int) -> str:
+    """A certificate serial as upper-case hex of even length (``06BFC341``)."""
+    text = f"{serial:X}"
+    return text if len(text) % 2 == 0 else "0" + text
+
+
+def municipality_code_from_cn(cn: str) -> str | None:
+    """Characters 15-19 (1-based) of a 23-character JPKI CN, when they look like a code."""
+    if len(cn) != _CN_LENGTH:
+        return None
+    code = cn[14:19]
+    if not (code.isascii() and code.isdigit()) or code[:2] not in PREFECTURES_ROMAJI:
+        return None
+    return code
+
+
+def read_crl_distribution_point(value: bytes) -> CrlDistributionPoint | None:
+    """The first directory-name distribution point of a cRLDistributionPoints value."""
+    try:
+        tag, s, e = _tlv(value, 0, len(value))
+        if tag != 0x30 or e != len(value):
+            return None
+        for dp_tag, ds, de in _children(value, s, e):
+            if dp_tag != 0x30:
+                return None
+            for field_tag, fs, fe in _children(value, ds, de):
+                if field_tag != 0xA0:  # distributionPoint [0]
+                    continue
+                name_tag, ns, ne = _tlv(value, fs, fe)
+                if name_tag != 0xA0:  # fullName [0] GeneralNames
+                    continue
+                for gn_tag, gs, ge in _children(value, ns, ne):
+                    if gn_tag != 0xA4:  # directoryName [4]
+                        continue
+                    attrs = _name_attributes(value, gs, ge)
+                    if attrs is None:
+                        continue
+                    return _dp_from_attributes(attrs)
+    except _DerError:
+        return None
+    return None
+
+
+def _dp_from_attributes(attrs: list[tuple[str, str]]) -> CrlDistributionPoint:
+    ous = tuple(v for oid, v in attrs if oid == _OID_OU)
+    cns = [v for oid, v in attrs if oid == _OID_CN]
+    cn = cns[0] if len(cns) == 1 else None
+    municipality = None
+    if cn is not None:
+        municipality = cn[: -len(" CRLDP")] if cn.endswith(" CRLDP") else cn
+    prefecture = None
+    if len(ous) >= 2 and ous[-2] == "CRL Distribution Points":
+        prefecture = ous[-1]
+    return CrlDistributionPoint(
+        prefecture=prefecture,
+        municipality=municipality,
+        organizational_units=ous,
+        common_name=cn,
+    )
+
+
+def _norm_prefecture(text: str) -> str:
+    t = re.sub(r"[^a-z]", "", text.lower())
+    for suffix in ("ken", "to", "fu", "do"):
+        if t.endswith(suffix) and len(t) > len(suffix) + 2:
+            t = t[: -len(suffix)]
+            break
+    return t.replace("ou", "o").replace("oo", "o").replace("uu", "u")
+
+
+def _consistent(code: str | None, dp: CrlDistributionPoint | None) -> bool | None:
+    if code is None or dp is None or dp.prefecture is None:
+        return None
+    expected = PREFECTURES_ROMAJI[code[:2]]
+    return _norm_prefecture(expected) == _norm_prefecture(dp.prefecture)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who logged in: a pseudonymous subject from the user-authentication certificate.
+
+    ``municipality_code`` is read from the CN (``None`` when the CN does not have the usual
+    shape); ``municipality_code_consistent`` says whether its prefecture digits agree with the
+    CRL distribution point (``None`` when either is unreadable).
+    """
+
+    serial: int
+    cn: str
+    municipality_code: str | None
+    root_name: str
+    root_generation: int
+    is_test_root: bool
+    not_before: datetime
+    not_after: datetime
+    crl_prefecture: str | None
+    crl_municipality: str | None
+    municipality_code_consistent: bool | None
+
+    @property
+    def serial_hex(self) -> str:
+        """Upper-case hex, even length (``06BFC341``)."""
+        return serial_hex(self.serial)
+
+    @property
+    def key(self) -> str:
+        """A stable account key: hierarchy root name, serial and CN."""
+        prefix = "test:" if self.is_test_root else ""
+        return f"{prefix}{self.root_name}:{self.serial_hex}:{self.cn}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "serial": self.serial_hex,
+            "cn": self.cn,
+            "municipality_code": self.municipality_code,
+            "municipality_code_consistent": self.municipality_code_consistent,
+            "crl_prefecture": self.crl_prefecture,
+            "crl_municipality": self.crl_municipality,
+            "root": self.root_name,
+            "root_generation": self.root_generation,
+            "is_test_root": self.is_test_root,
+            "not_before": self.not_before.isoformat(),
+            "not_after": self.not_after.isoformat(),
+        }
+
+    @classmethod
+    def from_certificate(
+        cls,
+        cert: x509.Certificate,
+        anchor: TrustAnchor,
+        facts: CertificateFacts | None = None,
+    ) -> Subject:
+        """Build the subject; :class:`SubjectError` when the certificate has no single CN."""
+        if facts is None:
+            from cryptography.hazmat.primitives import serialization
+
+            facts = CertificateFacts.from_der(cert.public_bytes(serialization.Encoding.DER))
+        cn = _common_name(cert, facts)
+        if not cn:
+            raise SubjectError("the certificate subject has no single, non-empty CN")
+        code = municipality_code_from_cn(cn)
+        dp_ext = facts.extension(OID_CRL_DISTRIBUTION_POINTS)
+        dp = read_crl_distribution_point(dp_ext.value) if dp_ext is not None else None
+        consistent = _consistent(code, dp)
+        if consistent is False:
+            logger.info("CN municipality code %s does not match CRL DP prefecture %s", code, dp)
+        return cls(
+            serial=cert.serial_number,
+            cn=cn,
+            municipality_code=code,
+            root_name=anchor.name,
+            root_generation=anchor.generation,
+            is_test_root=anchor.is_test,
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            crl_prefecture=dp.prefecture if dp else None,
+            crl_municipality=dp.municipality if dp else None,
+            municipality_code_consistent=consistent,
+        )
