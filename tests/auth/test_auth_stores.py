@@ -372,14 +372,19 @@ def test_threads_do_not_wait_forever(store_factory: StoreFactory) -> None:
     done = Counter[str]()
     lock = threading.Lock()
 
+    errors: list[str] = []
+
     def work() -> None:
-        handle = make()
-        for _ in range(25):
-            c = make_challenge()
-            handle.put(c)
-            status = handle.consume(c.nonce).status
-            with lock:
-                done[status.value] += 1
+        try:
+            handle = make()
+            for _ in range(25):
+                c = make_challenge()
+                handle.put(c)
+                status = handle.consume(c.nonce).status
+                with lock:
+                    done[status.value] += 1
+        except Exception as exc:  # reported by the assertion below
+            errors.append(repr(exc))
 
     workers = [threading.Thread(target=work) for _ in range(8)]
     start = time.monotonic()
@@ -388,4 +393,5 @@ def test_threads_do_not_wait_forever(store_factory: StoreFactory) -> None:
     for w in workers:
         w.join(timeout=120)
     assert all(not w.is_alive() for w in workers), f"stuck after {time.monotonic() - start}s"
+    assert errors == []
     assert done == {"consumed": 200}

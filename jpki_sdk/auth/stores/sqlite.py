@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -113,7 +114,7 @@ class SqliteChallengeStore:
     def _initialize(self) -> None:
         conn = self._connect()
         try:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            mode = self._enable_wal(conn)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -135,6 +136,25 @@ class SqliteChallengeStore:
                 f"{self.path} is not a usable SQLite challenge store: {exc}"
             ) from exc
         logger.debug("opened SQLite challenge store %s (journal %s)", self.path, mode)
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> str:
+        """Switch the file to WAL (persistent, so only the first opener does it).
+
+        Changing the journal mode can answer "database is locked" at once, without the busy
+        handler, while another connection is opening the same new file: retry until the busy
+        timeout.
+        """
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+                if mode.lower() == "wal":
+                    return mode
+                return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
 
     # -- protocol ---------------------------------------------------------------------------
 
