@@ -222,24 +222,23 @@ class Exchange:
             sw1, sw2 = answer.sw1, answer.sw2
             if sw1 == 0x6C and not apdu.is_secret:
                 exact = sw2 or MAX_SHORT_LE
-                if exact > le_cap:
-                    logger.debug("card asked for Le=%d, above the link's limit %d", exact, le_cap)
-                    return self._finish(parts, total, answer, apdu)
-                rounds = self._next_round(rounds, apdu)
-                apdu = CommandApdu(
-                    apdu.cla,
-                    apdu.ins,
-                    apdu.p1,
-                    apdu.p2,
-                    apdu.data,
-                    le=exact,
-                    extended=apdu.extended,
-                )
-                continue
+                if exact <= le_cap:
+                    rounds = self._next_round(rounds, apdu)
+                    apdu = CommandApdu(
+                        apdu.cla,
+                        apdu.ins,
+                        apdu.p1,
+                        apdu.p2,
+                        apdu.data,
+                        le=exact,
+                        extended=apdu.extended,
+                    )
+                    continue
+                logger.debug("card asked for Le=%d, above the link's limit %d", exact, le_cap)
             total += len(answer.data)
             self._check_size(total, apdu)
             if sw1 != 0x61:
-                return self._finish(parts, total, answer, apdu)
+                return self._finish(parts, answer)
             parts.append(answer.data)
             rounds = self._next_round(rounds, apdu)
             apdu = CommandApdu(
@@ -251,9 +250,7 @@ class Exchange:
             )
 
     @staticmethod
-    def _finish(
-        parts: list[bytes], total: int, answer: ResponseApdu, apdu: CommandApdu
-    ) -> ResponseApdu:
+    def _finish(parts: list[bytes], answer: ResponseApdu) -> ResponseApdu:
         if not parts:
             return answer
         parts.append(answer.data)
