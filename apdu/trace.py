@@ -79,7 +79,9 @@ def format_command(raw: bytes, *, mask: bool = False, max_bytes: int | None = No
             return f"{_hex(raw)} (malformed, {len(raw)} bytes)"
         if mask or is_secret_command(raw[0], raw[1]):
             return " ".join(filter(None, (_hex(raw[:4]), _masked(len(raw) - 4), "(malformed)")))
-        return f"{_hex(raw)} (malformed)"
+        shown, left_out = _clip(raw, None if max_bytes is None else max_bytes + 4)
+        more = f" ... ({left_out} more bytes)" if left_out else ""
+        return f"{_hex(shown)}{more} (malformed)"
     data = cmd.data
     head_len = len(raw) - len(data) - _le_field_length(cmd)
     prefix = raw[:head_len]

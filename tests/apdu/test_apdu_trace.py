@@ -112,6 +112,10 @@ def test_format_command_mask_and_clip() -> None:
     assert format_command(raw, max_bytes=2) == "00 D6 00 00 05 01 02 ... (3 more bytes)"
     malformed_secret = bytes.fromhex("00D60000 09 01".replace(" ", ""))
     assert format_command(malformed_secret, mask=True) == "00 D6 00 00 XX XX (malformed)"
+    malformed_long = bytes.fromhex("00D60000 09 0102030405".replace(" ", ""))
+    assert format_command(malformed_long, max_bytes=2) == (
+        "00 D6 00 00 09 01 ... (4 more bytes) (malformed)"
+    )
 
 
 def test_format_response() -> None:
@@ -349,3 +353,27 @@ def test_property_secret_data_never_logged(
         if len(block) >= 3:
             assert spaced_hex(block) not in text
     assert f"{ins_name(cla, ins)}" in text
+
+
+@given(
+    cla=st.integers(min_value=0, max_value=255),
+    ins=st.sampled_from([0x20, 0x21, 0x24, 0x25, 0x2C, 0x2D]),
+    data=st.binary(min_size=1, max_size=300),
+    le=st.one_of(st.none(), st.integers(min_value=1, max_value=65536)),
+    extended=st.booleans(),
+)
+def test_property_secret_command_format_is_fully_masked(
+    cla: int, ins: int, data: bytes, le: int | None, extended: bool
+) -> None:
+    cmd = CommandApdu(cla, ins, 0x00, 0x80, data, le=le, extended=extended)
+    raw = cmd.encode()
+    tokens = format_command(raw).split()
+    # Exactly one XX per data byte, and everything else is the bytes around the data field.
+    assert tokens.count("XX") == len(data)
+    others = bytes.fromhex("".join(t for t in tokens if t != "XX"))
+    le_field = 0 if le is None else (2 if cmd.extended else 1)
+    data_start = len(raw) - le_field - len(data)
+    assert others == raw[:data_start] + raw[len(raw) - le_field :]
+    # And the masked tokens sit exactly where the data field is.
+    start = len(raw[:data_start])
+    assert tokens[start : start + len(data)] == ["XX"] * len(data)
