@@ -1,0 +1,90 @@
+"""Root conftest: the private PC/SC stack fixture and the opt-in hardware switch.
+
+- ``pcsc_stack`` (session): pcscd + vpcd in private namespaces (tests/pcscstack.py). Tests that
+  use it are marked ``pcsc``. Without root or the Debian packages they are skipped with the
+  reason; set ``JPKI_REQUIRE_PCSC=1`` (CI) to make that a failure instead.
+- ``--reader NAME``: run ``hardware`` tests against a physical reader through the system's
+  pcscd (``*`` = the first reader with a card); ``hardware_reader`` gives the name. Without
+  it hardware tests are skipped, and the whole session talks only to the private pcscd socket
+  (PCSCLITE_CSOCK_NAME is set before anything loads PC/SC), so a developer's real readers and
+  cards are never touched. With it, the private stack is not started (libpcsclite knows one
+  socket per process).
+
+Area-specific fixtures belong in the areas' own conftest.py files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from pcscstack import PcscStack, StackUnavailable, claim_private_socket, release_private_socket
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--reader",
+        action="store",
+        default=None,
+        metavar="NAME",
+        help="run hardware tests with this physical reader via the system pcscd "
+        "('*' = first reader with a card); hardware tests are skipped without it",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--reader") is None:
+        try:
+            claim_private_socket()
+        except StackUnavailable as exc:  # pragma: no cover - path too long for AF_UNIX
+            config._jpki_pcsc_unavailable = str(exc)  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    release_private_socket()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    reader = config.getoption("--reader")
+    skip_hw = pytest.mark.skip(reason="hardware test: run with --reader NAME (or '*')")
+    for item in items:
+        if "pcsc_stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.pcsc)
+        if reader is None and item.get_closest_marker("hardware") is not None:
+            item.add_marker(skip_hw)
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("JPKI_REQUIRE_PCSC") == "1":
+        pytest.fail(f"PC/SC test stack required (JPKI_REQUIRE_PCSC=1) but unavailable: {reason}")
+    pytest.skip(f"PC/SC test stack unavailable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def pcsc_stack(request: pytest.FixtureRequest) -> Iterator[PcscStack]:
+    """A running pcscd with two vpcd readers, private to this test session."""
+    if request.config.getoption("--reader") is not None:
+        pytest.skip("--reader given: this session uses the system pcscd, not the private stack")
+    reason = getattr(request.config, "_jpki_pcsc_unavailable", None)
+    if reason:
+        _unavailable(reason)
+    stack = PcscStack()
+    try:
+        stack.start()
+    except StackUnavailable as exc:
+        _unavailable(str(exc))
+    try:
+        yield stack
+    finally:
+        stack.close()
+
+
+@pytest.fixture(scope="session")
+def hardware_reader(request: pytest.FixtureRequest) -> str | None:
+    """The --reader value: a reader name, or None for "first reader with a card" ('*')."""
+    reader = request.config.getoption("--reader")
+    if reader is None:
+        pytest.skip("hardware test: run with --reader NAME (or '*')")
+    return None if reader == "*" else str(reader)
