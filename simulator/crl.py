@@ -15,7 +15,7 @@ import hashlib
 import io
 import logging
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import BinaryIO
 
 from cryptography import x509
@@ -212,19 +212,20 @@ def write_large_crl(
     seed: int = 0,
     extra_entries: Sequence[Entry] = (),
     reason: x509.ReasonFlags | None = None,
+    exclude: Collection[int] = (),
 ) -> int:
     """Stream a valid signed CRL with ``count`` synthetic revoked serials (plus ``extra_entries``).
 
     Synthetic serials are distinct 4-byte positive integers (a permutation of the serial space
-    from ``seed``), none equal to an extra entry's serial, with revocation times spread over
-    the three years before ``this_update``. ``reason`` (if not None/unspecified) is added to
-    every synthetic entry. Returns the number of bytes written.
+    from ``seed``), none equal to an extra entry's serial or to one in ``exclude``, with
+    revocation times spread over the three years before ``this_update``. ``reason`` (if not
+    None/unspecified) is added to every synthetic entry. Returns the number of bytes written.
     """
     if count < 0:
         raise ValueError("count must be >= 0")
     _check_times(this_update, next_update)
     extras = b"".join(_entry(s, t, r) for s, r, t in extra_entries)
-    taken = {s for s, _, _ in extra_entries}
+    taken = {s for s, _, _ in extra_entries} | set(exclude)
 
     # Fixed-size synthetic entries: 30 L [02 04 serial] [17 0D time] ([30 0D reason ext]).
     times = [
@@ -313,8 +314,34 @@ def write_large_crl(
     return written
 
 
-def build_large_crl(**kwargs: object) -> bytes:
+def build_large_crl(
+    *,
+    issuer: x509.Certificate,
+    issuer_key: rsa.RSAPrivateKey,
+    distribution_point: x509.Name,
+    count: int,
+    number: int,
+    this_update: _dt.datetime,
+    next_update: _dt.datetime,
+    seed: int = 0,
+    extra_entries: Sequence[Entry] = (),
+    reason: x509.ReasonFlags | None = None,
+    exclude: Collection[int] = (),
+) -> bytes:
     """:func:`write_large_crl` into memory; returns the DER."""
     buf = io.BytesIO()
-    write_large_crl(buf, **kwargs)  # type: ignore[arg-type]
+    write_large_crl(
+        buf,
+        issuer=issuer,
+        issuer_key=issuer_key,
+        distribution_point=distribution_point,
+        count=count,
+        number=number,
+        this_update=this_update,
+        next_update=next_update,
+        seed=seed,
+        extra_entries=extra_entries,
+        reason=reason,
+        exclude=exclude,
+    )
     return buf.getvalue()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import hashlib
+import io
 import itertools
 import json
 import logging
@@ -29,6 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -38,6 +40,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 
 from simulator.identity import Identity, birthday_in_year, jpki_birth_date
 from simulator.keys import DeterministicRandom, rsa_key_from_seed
+from simulator.names import municipality_by_code
 
 __all__ = [
     "AUTH",
@@ -75,6 +78,7 @@ logger = logging.getLogger(__name__)
 
 _CertBuilder = Callable[[int], x509.Certificate]
 _ResponderKey = tuple[str, int, _dt.date]
+Entry = tuple[int, x509.ReasonFlags, _dt.datetime]
 
 JST = _dt.timezone(_dt.timedelta(hours=9), "JST")
 
@@ -1160,15 +1164,37 @@ class TestPki:
         return [CrlKey(str(h), int(str(g)), str(m)) for h, g, m in rows]
 
     def crl_distribution_point(self, key: CrlKey) -> x509.Name:
+        """The DirName DP of a partition (from issued certificates, else the built-in table)."""
         rows = self._store.query(
             "SELECT prefecture_romaji, municipality_romaji FROM issued WHERE hierarchy = ?"
             " AND municipality_code = ? LIMIT 1",
             (_hierarchy(key.hierarchy), key.municipality_code),
         )
-        if not rows:
-            raise ValueError(f"no certificates issued for municipality {key.municipality_code}")
-        pref, muni = rows[0]
-        return crl_distribution_point_name(key.hierarchy, str(pref), str(muni))
+        if rows:
+            pref, muni = rows[0]
+            return crl_distribution_point_name(key.hierarchy, str(pref), str(muni))
+        known = municipality_by_code(key.municipality_code)
+        if known is None:
+            raise ValueError(
+                f"unknown municipality {key.municipality_code!r}: no certificate issued there"
+                " and not in the built-in table"
+            )
+        return crl_distribution_point_name(key.hierarchy, known.prefecture_romaji, known.romaji)
+
+    def _revoked_entries(self, key: CrlKey, at: _dt.datetime) -> list[Entry]:
+        rows = self._store.query(
+            "SELECT r.serial, r.reason, r.revoked_at FROM revoked r JOIN issued i"
+            " ON i.hierarchy = r.hierarchy AND i.serial = r.serial"
+            " WHERE i.hierarchy = ? AND i.generation = ? AND i.municipality_code = ?"
+            " ORDER BY r.serial",
+            (_hierarchy(key.hierarchy), key.generation, key.municipality_code),
+        )
+        entries = []
+        for serial, reason, revoked_at in rows:
+            when = _dt.datetime.fromisoformat(str(revoked_at))
+            if when <= at:
+                entries.append((int(str(serial)), x509.ReasonFlags(str(reason)), when))
+        return entries
 
     def next_crl_number(self, hierarchy: str, generation: int, scope: str) -> int:
         """Reserve the next CRL number of a partition (monotonic, persisted)."""
@@ -1199,18 +1225,7 @@ class TestPki:
         at = _now(now)
         root = self._root(key.hierarchy, key.generation)
         dp = self.crl_distribution_point(key)
-        rows = self._store.query(
-            "SELECT r.serial, r.reason, r.revoked_at FROM revoked r JOIN issued i"
-            " ON i.hierarchy = r.hierarchy AND i.serial = r.serial"
-            " WHERE i.hierarchy = ? AND i.generation = ? AND i.municipality_code = ?"
-            " ORDER BY r.serial",
-            (root.hierarchy, key.generation, key.municipality_code),
-        )
-        entries = [
-            (int(str(s)), x509.ReasonFlags(str(r)), _dt.datetime.fromisoformat(str(t)))
-            for s, r, t in rows
-            if _dt.datetime.fromisoformat(str(t)) <= at
-        ]
+        entries = self._revoked_entries(key, at)
         number = self.next_crl_number(key.hierarchy, key.generation, key.municipality_code)
         return build_crl(
             issuer=root.cert,
@@ -1228,6 +1243,86 @@ class TestPki:
         """Fresh DER CRLs for every partition (hierarchy x generation x municipality DP)."""
         at = _now(now)
         return {key: self.crl(key, now=at, next_update=next_update) for key in self.crl_scopes()}
+
+    def write_large_crl(
+        self,
+        out: str | os.PathLike[str] | BinaryIO,
+        key: CrlKey,
+        count: int,
+        *,
+        now: _dt.datetime | None = None,
+        next_update: _dt.timedelta = DEFAULT_CRL_VALIDITY,
+        seed: int = 0,
+        reason: x509.ReasonFlags | str | None = None,
+    ) -> int:
+        """Write a valid signed CRL of a partition with ``count`` synthetic revoked serials.
+
+        For verification benchmarks: the real revocations of the partition are included too,
+        the synthetic serials are distinct 4-byte serials (none of them issued here). The DER
+        is streamed, so a million entries take seconds. Returns the number of bytes written.
+        """
+        from simulator.crl import write_large_crl
+
+        at = _now(now)
+        root = self._root(key.hierarchy, key.generation)
+        dp = self.crl_distribution_point(key)
+        flag = None if reason is None else _reason(reason)
+        issued = {
+            int(str(s))
+            for (s,) in self._store.query(
+                "SELECT serial FROM issued WHERE hierarchy = ?", (root.hierarchy,)
+            )
+        }
+        entries = self._revoked_entries(key, at)
+        number = self.next_crl_number(key.hierarchy, key.generation, key.municipality_code)
+
+        def write(fh: BinaryIO) -> int:
+            return write_large_crl(
+                fh,
+                issuer=root.cert,
+                issuer_key=root.key,
+                distribution_point=dp,
+                count=count,
+                number=number,
+                this_update=at,
+                next_update=at + next_update,
+                seed=seed,
+                extra_entries=entries,
+                reason=flag,
+                exclude=issued,
+            )
+
+        if isinstance(out, (str, os.PathLike)):
+            path = Path(out)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    size = write(fh)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            return size
+        return write(out)
+
+    def large_crl(
+        self,
+        key: CrlKey,
+        count: int,
+        *,
+        now: _dt.datetime | None = None,
+        next_update: _dt.timedelta = DEFAULT_CRL_VALIDITY,
+        seed: int = 0,
+        reason: x509.ReasonFlags | str | None = None,
+    ) -> bytes:
+        """:meth:`write_large_crl` into memory; returns the DER."""
+        buf = io.BytesIO()
+        self.write_large_crl(
+            buf, key, count, now=now, next_update=next_update, seed=seed, reason=reason
+        )
+        return buf.getvalue()
 
     def arl(
         self,
@@ -1384,7 +1479,7 @@ class TestPki:
                         "generation": g,
                         "scope": "arl",
                         "file": str(path.relative_to(out)),
-                        "distribution_point": root.cert.subject.rfc4514_string(),
+                        "distribution_point": _dn_text(root.cert.subject),
                     }
                 )
         for key in self.crl_scopes():
@@ -1401,7 +1496,7 @@ class TestPki:
                     "generation": key.generation,
                     "scope": key.municipality_code,
                     "file": str(path.relative_to(out)),
-                    "distribution_point": self.crl_distribution_point(key).rfc4514_string(),
+                    "distribution_point": _dn_text(self.crl_distribution_point(key)),
                 }
             )
         index["roots"] = roots_index
@@ -1478,6 +1573,11 @@ def _aia(url: str) -> x509.AuthorityInformationAccess:
             )
         ]
     )
+
+
+def _dn_text(name: x509.Name) -> str:
+    """A DN in certificate order, as openssl prints it: ``C=JP, O=JPKI TEST, ...``."""
+    return ", ".join(f"{a.rfc4514_attribute_name}={a.value!s}" for a in name)
 
 
 def _public_key_bits(cert: x509.Certificate) -> bytes:
