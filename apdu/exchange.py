@@ -206,7 +206,12 @@ class Exchange:
                     )
                     return answer
             data = data[last_start:]
-        final = CommandApdu(cmd.cla, cmd.ins, cmd.p1, cmd.p2, data, le=le, extended=wire_extended)
+        if data is cmd.data and le == cmd.le and wire_extended == cmd.extended:
+            final = cmd  # the link carries it as it is
+        else:
+            final = CommandApdu(
+                cmd.cla, cmd.ins, cmd.p1, cmd.p2, data, le=le, extended=wire_extended
+            )
         return self._collect(final, le_cap=le_cap, secret=secret, redact=redact_response)
 
     def _collect(
