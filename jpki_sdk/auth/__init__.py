@@ -34,18 +34,30 @@ from jpki_sdk.auth.errors import (
     error_code,
 )
 from jpki_sdk.auth.message import auth_message, normalize_origin
+from jpki_sdk.auth.results import (
+    CertificateSummary,
+    IdentityResult,
+    LoginResult,
+    RevocationSummary,
+    parse_attribute_request,
+)
 from jpki_sdk.auth.stores import (
     MemoryChallengeStore,
     SqliteChallengeStore,
     open_store,
 )
+from jpki_sdk.auth.token import TOKEN_FORMAT_V1, Token, parse_token
 from jpki_sdk.auth.types import NONCE_SIZE, AuthPurpose, SignatureAlgorithm
+from jpki_sdk.auth.verifier import AuthVerifier, step_of
 
 __all__ = [
     "DEFAULT_TTL",
     "NONCE_SIZE",
+    "TOKEN_FORMAT_V1",
     "AuthPurpose",
     "AuthVerificationError",
+    "AuthVerifier",
+    "CertificateSummary",
     "Challenge",
     "ChallengeError",
     "ChallengeExpiredError",
@@ -57,11 +69,15 @@ __all__ = [
     "ChallengeUnknownError",
     "ConsumeResult",
     "ConsumeStatus",
+    "IdentityResult",
+    "LoginResult",
     "MalformedTokenError",
     "MemoryChallengeStore",
     "PurposeMismatchError",
+    "RevocationSummary",
     "SignatureAlgorithm",
     "SqliteChallengeStore",
+    "Token",
     "TokenTooLargeError",
     "UnsupportedAlgorithmError",
     "UnsupportedTokenFormatError",
@@ -70,4 +86,7 @@ __all__ = [
     "error_code",
     "normalize_origin",
     "open_store",
+    "parse_attribute_request",
+    "parse_token",
+    "step_of",
 ]

@@ -2,9 +2,9 @@
 
 The verifier runs its checks in a fixed order (see :mod:`jpki_sdk.auth.verifier`) and raises
 exactly one error per failed step. Errors from the certificate checks (parse, profile, path,
-validity, revocation, signature) come from :mod:`jpki_sdk.verify`; :func:`error_code` gives
-every one of them a stable code too, so an HTTP service or a log line can report a failure
-without matching on class names.
+validity, revocation, signature) come from :mod:`jpki_sdk.verify` and carry their own stable
+``code``; :func:`error_code` reads the code of any of them, so an HTTP service or a log line
+can report a failure without matching on class names.
 
 Exception text never contains a PIN, a nonce, a session id or personal data.
 """
@@ -138,10 +138,6 @@ class ChallengeStoreError(JpkiError):
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
-# Codes for jpki_sdk.verify errors that do not carry their own ``code`` attribute, by class
-# name (the verify package is matched by name so this module needs no import of it).
-_VERIFY_CODES: dict[str, str] = {}
-
 
 def error_code(error: BaseException) -> str:
     """The stable code of a verification failure.
@@ -156,8 +152,6 @@ def error_code(error: BaseException) -> str:
         return code
     if isinstance(error, VerificationError):
         name = type(error).__name__
-        if name in _VERIFY_CODES:
-            return _VERIFY_CODES[name]
         if name.endswith("Error"):
             name = name[: -len("Error")]
         return _CAMEL.sub("_", name).lower()

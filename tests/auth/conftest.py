@@ -71,3 +71,38 @@ def store(store_factory: tuple[str, object]) -> ChallengeStore:
     result = make()
     assert isinstance(result, ChallengeStore)
     return result
+
+
+# -- test cards and a verifier trusting the simulator's roots ----------------------------------
+
+from authkit import ORIGIN, VERIFY_AT, certificate_verifier, issue_card  # noqa: E402
+
+from jpki_sdk.auth.stores import MemoryChallengeStore as _Memory  # noqa: E402
+from jpki_sdk.auth.verifier import AuthVerifier  # noqa: E402
+from jpki_sdk.verify import FixedClock  # noqa: E402
+from simulator.pki import IssuedCard, TestPki  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def issued_card(test_pki: TestPki) -> IssuedCard:
+    """One card with both certificates; the holder turns 20 on the verification date."""
+    return issue_card(test_pki, 11)
+
+
+@pytest.fixture(scope="session")
+def other_card(test_pki: TestPki) -> IssuedCard:
+    return issue_card(test_pki, 12)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(VERIFY_AT)
+
+
+@pytest.fixture
+def auth_verifier(test_pki: TestPki, clock: FixedClock) -> AuthVerifier:
+    return AuthVerifier(
+        origin=ORIGIN,
+        certificates=certificate_verifier(test_pki, clock),
+        challenges=_Memory(),
+    )
