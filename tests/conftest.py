@@ -16,10 +16,19 @@ Area-specific fixtures belong in the areas' own conftest.py files.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pcscstack import PcscStack, StackUnavailable, claim_private_socket, release_private_socket
+
+# pytest's default "prepend" import mode put tests/ on sys.path to import this file. Left
+# there, tests/apdu/ and tests/simulator/ (folders without __init__.py) would shadow the real
+# apdu and simulator packages as namespace packages (the editable install's finder comes after
+# the path finder). pcscstack is imported above, so tests/ is no longer needed on the path.
+_TESTS_DIR = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if not p or Path(p).resolve() != _TESTS_DIR]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
