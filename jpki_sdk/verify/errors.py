@@ -209,6 +209,7 @@ class CertificatePolicyError(CertificateProfileError):
 class TestPolicyNotAllowedError(CertificatePolicyError):
     """A JPKI-TEST policy on a certificate that does not chain to an opted-in test root."""
 
+    __test__ = False  # not a pytest test class despite its name
     code: ClassVar[str] = "test_policy_not_allowed"
 
 

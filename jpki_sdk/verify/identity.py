@@ -39,7 +39,7 @@ from jpki_sdk.verify.errors import (
     IdentityAttributeMalformedError,
     IdentityAttributeMissingError,
 )
-from jpki_sdk.verify.profiles import OID_SUBJECT_ALT_NAME, CertificateFacts
+from jpki_sdk.verify.profiles import OID_SUBJECT_ALT_NAME, CertificateFacts, check_der
 
 __all__ = [
     "OID_ADDRESS",
@@ -298,10 +298,13 @@ def identity_from_san(der: bytes) -> Identity:
     raw: dict[str, str] = {}
     extra: list[SanEntry] = []
     try:
+        check_der(bytes(der))
         names = asn1_x509.GeneralNames.load(bytes(der), strict=True)
         entries = [(gn.name, gn.chosen) for gn in names]
     except _ASN1_ERRORS:
         raise _malformed("subjectAltName", "not a DER GeneralNames") from None
+    if not entries:
+        raise _malformed("subjectAltName", "no entries")
     for kind, chosen in entries:
         if kind == "other_name":
             try:

@@ -58,6 +58,7 @@ __all__ = [
     "Profile",
     "Purpose",
     "RawExtension",
+    "check_der",
     "check_profile",
     "classify",
     "profile_for",
@@ -246,6 +247,30 @@ def _children_with_start(buf: bytes, start: int, end: int) -> list[tuple[int, in
         out.append((pos, tag, s, e))
         pos = e
     return out
+
+
+def check_der(buf: bytes, *, max_depth: int = 32) -> None:
+    """Raise ``ValueError`` unless ``buf`` is exactly one value in definite-length DER framing
+    (every constructed value walked recursively; lengths minimal)."""
+
+    def walk(start: int, end: int, depth: int) -> None:
+        if depth > max_depth:
+            raise _DerError("nested too deeply")
+        pos = start
+        while pos < end:
+            tag, s, e = _tlv(buf, pos, end)
+            if tag & 0x20:
+                walk(s, e, depth + 1)
+            pos = e
+
+    try:
+        tag, s, e = _tlv(buf, 0, len(buf))
+        if e != len(buf):
+            raise _DerError("trailing data")
+        if tag & 0x20:
+            walk(s, e, 1)
+    except _DerError as exc:
+        raise ValueError(f"not DER: {exc}") from None
 
 
 _OID_CACHE: dict[bytes, str] = {}

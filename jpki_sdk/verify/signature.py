@@ -69,7 +69,7 @@ def hash_algorithm(name: str, *, allow_sha1: bool = False) -> hashes.HashAlgorit
 def _public_key(cert: SignerCertificate) -> rsa.RSAPublicKey:
     if isinstance(cert, rsa.RSAPublicKey):
         return cert
-    certificate = cert if isinstance(cert, x509.Certificate) else cert.certificate
+    certificate = cert if isinstance(cert, x509.Certificate) else getattr(cert, "certificate", None)
     if not isinstance(certificate, x509.Certificate):
         raise TypeError("cert must be an x509.Certificate, a ValidatedCertificate or an RSA key")
     key = certificate.public_key()
