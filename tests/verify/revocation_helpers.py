@@ -346,7 +346,14 @@ def bulk_entries(
     ``reason_every``-th entry carries a reasonCode extension.
     """
     rng = random.Random(seed)
-    serials = rng.sample(range(1, 1 << serial_bits), count)
+    if serial_bits <= 60:
+        serials = rng.sample(range(1, 1 << serial_bits), count)
+    else:
+        chosen: set[int] = set()
+        while len(chosen) < count:
+            chosen.add(rng.getrandbits(serial_bits) | 1)
+        serials = list(chosen)
+        rng.shuffle(serials)
     base = dt.datetime(2020, 1, 1, tzinfo=UTC)
     # Pre-encode a few thousand distinct revocation times and reuse them.
     span = 5 * 365 * 86400

@@ -15,6 +15,22 @@ from ``apdu`` or pyscard.
 
 from __future__ import annotations
 
+from jpki_sdk.verify.revocation.crl_index import (
+    CrlIndex,
+    CrlPartition,
+    IngestReport,
+    PartitionInfo,
+    PartitionStatus,
+    RefreshReport,
+)
+from jpki_sdk.verify.revocation.crl_parse import RevokedEntry
+from jpki_sdk.verify.revocation.crl_source import (
+    CrlSource,
+    IngestOutcome,
+    fetch_url,
+    ingest_sources,
+    read_crl_inputs,
+)
 from jpki_sdk.verify.revocation.errors import (
     CertificateRevokedError,
     CrlError,
@@ -55,14 +71,19 @@ __all__ = [
     "CrlError",
     "CrlFetchError",
     "CrlFormatError",
+    "CrlIndex",
     "CrlIndexCorruptError",
     "CrlIssuerUnknownError",
     "CrlNotYetValidError",
     "CrlNumberConflictError",
     "CrlNumberRegressionError",
+    "CrlPartition",
     "CrlSignatureError",
+    "CrlSource",
     "CrlStaleError",
     "CrlUnsupportedError",
+    "IngestOutcome",
+    "IngestReport",
     "OcspCertIdMismatchError",
     "OcspError",
     "OcspFetchError",
@@ -72,7 +93,10 @@ __all__ = [
     "OcspResponderUnauthorizedError",
     "OcspSignatureError",
     "OcspStaleError",
+    "PartitionInfo",
+    "PartitionStatus",
     "PlatformSourceError",
+    "RefreshReport",
     "RevocationAnswer",
     "RevocationError",
     "RevocationMode",
@@ -81,4 +105,8 @@ __all__ = [
     "RevocationSource",
     "RevocationStatus",
     "RevocationUnavailableError",
+    "RevokedEntry",
+    "fetch_url",
+    "ingest_sources",
+    "read_crl_inputs",
 ]
