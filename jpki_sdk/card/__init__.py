@@ -2,7 +2,7 @@
 
 Typical use::
 
-    from jpki_sdk.card import open_card, KeyKind
+    from jpki_sdk.card import CertKind, KeyKind, open_card
 
     with open_card() as card:                      # first reader holding a JPKI card
         cert = card.read_certificate(CertKind.AUTH)
@@ -15,6 +15,17 @@ from __future__ import annotations
 
 from jpki_sdk.card.cache import CachedCertificate, CertificateCache
 from jpki_sdk.card.certificates import CertKind
+from jpki_sdk.card.discovery import (
+    CardEvent,
+    CardEventKind,
+    CardEventMonitor,
+    CardPresence,
+    ReaderStatus,
+    list_readers,
+    open_card,
+    pcsc_slot,
+    wait_for_card,
+)
 from jpki_sdk.card.errors import (
     CardDataError,
     CardError,
@@ -72,6 +83,10 @@ __all__ = [
     "CachedCertificate",
     "CardDataError",
     "CardError",
+    "CardEvent",
+    "CardEventKind",
+    "CardEventMonitor",
+    "CardPresence",
     "CardProtocolError",
     "CardRemovedError",
     "CardStatus",
@@ -113,6 +128,7 @@ __all__ = [
     "PinStatus",
     "ProgressCallback",
     "ReaderError",
+    "ReaderStatus",
     "ReaderUnavailableError",
     "SecureMessagingNotAvailableError",
     "Sex",
@@ -124,4 +140,8 @@ __all__ = [
     "UnknownStatusWordError",
     "digest_info",
     "error_for_status",
+    "list_readers",
+    "open_card",
+    "pcsc_slot",
+    "wait_for_card",
 ]

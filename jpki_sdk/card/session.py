@@ -233,6 +233,24 @@ class JpkiCard:
         """PINs verified in this session (as far as the SDK knows; the card never says)."""
         return frozenset(self._verified)
 
+    @property
+    def close_transport(self) -> bool:
+        """Whether :meth:`close` also closes the transport (True unless told otherwise)."""
+        return self._close_transport
+
+    @close_transport.setter
+    def close_transport(self, value: bool) -> None:
+        self._close_transport = bool(value)
+
+    def select(self, app: Application) -> None:
+        """Select ``app`` unless it is already selected (recognises a JPKI card: a card
+        without the JPKI application raises :class:`NotJpkiCardError`)."""
+        if not isinstance(app, Application):
+            raise TypeError(f"app must be an Application, not {type(app).__name__}")
+        with self._lock:
+            self._check_open()
+            self._select_app(app)
+
     def close(self) -> None:
         """Clear the card's security state and release the transport. Idempotent."""
         with self._lock:
@@ -549,7 +567,12 @@ class JpkiCard:
                         "(nothing was sent)",
                         kind=PinKind.SIGN,
                     )
-                self.verify_pin(PinKind.SIGN, sign_password, allow_last_attempt=allow_last_attempt)
+                try:
+                    self.verify_pin(
+                        PinKind.SIGN, sign_password, allow_last_attempt=allow_last_attempt
+                    )
+                except FileNotFoundOnCardError as exc:
+                    raise _no_sign_key(exc) from None
             cert = self._known_certificate(kind)
             if cert is not None:
                 return cert
@@ -620,15 +643,15 @@ class JpkiCard:
             except (CardDataError, FileNotFoundOnCardError) as exc:
                 logger.debug("EF 0008 unreadable: %s", exc)
                 availability = None
-            pins = {
-                PinKind.AUTH: self.pin_status(PinKind.AUTH),
-                PinKind.SIGN: self.pin_status(PinKind.SIGN),
-            }
-            if include_text_pin:
+            pins: dict[PinKind, PinStatus] = {}
+            kinds = [PinKind.AUTH, PinKind.SIGN] + ([PinKind.TEXT] if include_text_pin else [])
+            for kind in kinds:
                 try:
-                    pins[PinKind.TEXT] = self.pin_status(PinKind.TEXT)
+                    pins[kind] = self.pin_status(kind)
                 except FileNotFoundOnCardError:
-                    logger.debug("no text AP on this token")
+                    # No signature key (a card without a signature certificate), or no
+                    # text AP (a smartphone token).
+                    logger.debug("no %s PIN on this token", kind.name)
             return CardStatus(token=token, pins=pins, certificates=availability)
 
     # ------------------------------------------------------------------------------ signing
@@ -666,7 +689,12 @@ class JpkiCard:
             self._check_open()
             if buf is not None:
                 with buf:
-                    self._verify_buffer(buf, allow_last_attempt=allow_last_attempt)
+                    try:
+                        self._verify_buffer(buf, allow_last_attempt=allow_last_attempt)
+                    except FileNotFoundOnCardError as exc:
+                        if key is KeyKind.SIGN:
+                            raise _no_sign_key(exc) from None
+                        raise
             elif not self._is_verified(pin_kind):
                 raise PinRequiredError(
                     f"signing with the {key.value} key needs the {pin_kind.label}: pass pin= "
@@ -800,6 +828,14 @@ class JpkiCard:
             )
             self._text_integrity = (record, CardVerifiableCertificate.parse(raw))
         return self._text_integrity
+
+
+def _no_sign_key(exc: FileNotFoundOnCardError) -> CertificateNotPresentError:
+    return CertificateNotPresentError(
+        "the card has no signature certificate (no signature key or password on it)",
+        kind=CertKind.SIGN,
+        sw=exc.sw,
+    )
 
 
 def translate_apdu_error(exc: ApduError, operation: str) -> JpkiError:

@@ -51,3 +51,63 @@ def big_cert_der(card_key: rsa.RSAPrivateKey) -> bytes:
     )
     assert len(der) > 3072
     return der
+
+
+# --------------------------------------------------------------------- simulator-backed rigs
+
+from collections.abc import Callable, Iterator  # noqa: E402
+
+from simrig import Rig, StateCache, with_profile  # noqa: E402
+
+from simulator.profile import CardProfile  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def state_cache() -> StateCache:
+    return StateCache()
+
+
+@pytest.fixture(params=["inproc", pytest.param("pcsc", marks=pytest.mark.pcsc)])
+def transport_kind(request: pytest.FixtureRequest) -> str:
+    """The same tests run on the in-process simulator and through pcscd + vpcd + pyscard."""
+    return str(request.param)
+
+
+@pytest.fixture
+def make_rig(
+    request: pytest.FixtureRequest,
+    transport_kind: str,
+    state_cache: StateCache,
+    tmp_path: Path,
+) -> Iterator[Callable[..., Rig]]:
+    """``make_rig(form=, sign=, profile=, tries={(app, fid): n}, faults=[...], extended=)``.
+
+    The card is inserted (PC/SC: its process started) with ``faults`` for its first session.
+    """
+    rigs: list[Rig] = []
+    stack = request.getfixturevalue("pcsc_stack") if transport_kind == "pcsc" else None
+
+    def make(
+        *,
+        form: str = "plastic",
+        sign: bool = True,
+        profile: CardProfile | None = None,
+        tries: dict[tuple[str, int], int] | None = None,
+        faults: list[str] | None = None,
+        extended: bool | None = None,
+    ) -> Rig:
+        state = state_cache.state(form=form, sign=sign)
+        if profile is not None:
+            state = with_profile(state, profile)
+        for (app, fid), remaining in (tries or {}).items():
+            state.set_tries(app, fid, remaining)
+        path = tmp_path / f"card{len(rigs)}.json"
+        state.save(path)
+        rig = Rig(transport_kind, path, stack=stack, extended=extended)
+        rigs.append(rig)
+        rig.insert(faults)
+        return rig
+
+    yield make
+    for rig in rigs:
+        rig.close()
