@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from jpki_sdk.verify.errors import (
@@ -666,7 +667,7 @@ def check_key(cert: x509.Certificate) -> int:
     """RSA with 2048..8192 bits; returns the size."""
     try:
         key = cert.public_key()
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise UnsupportedKeyError(f"the public key cannot be loaded: {exc}") from None
     if not isinstance(key, rsa.RSAPublicKey):
         raise UnsupportedKeyError(f"the key is {type(key).__name__}; JPKI certificates use RSA")

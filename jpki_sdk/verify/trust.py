@@ -323,7 +323,7 @@ class TrustStore:
             return exact
         try:
             issuer = cert.issuer
-        except ValueError:  # pragma: no cover - cryptography validated the name at load
+        except (ValueError, TypeError):  # cryptography parses the name lazily
             return ()
         return tuple(a for a in self._anchors if a.certificate.subject == issuer)
 
@@ -336,7 +336,6 @@ class TrustStore:
         """
         if facts is None:
             facts = CertificateFacts.from_der(cert.public_bytes(serialization.Encoding.DER))
-        issuer_text = _safe_rfc4514(cert)
         key_id = facts.authority_key_id
         if key_id is not None:
             found = self._by_key_id.get(key_id)
@@ -348,16 +347,16 @@ class TrustStore:
                 if same_name
                 else ""
             )
+            text = issuer_text(cert)
             raise UntrustedIssuerError(
-                f"no trusted root has key id {key_id.hex()} (issuer {issuer_text}){extra}",
+                f"no trusted root has key id {key_id.hex()} (issuer {text}){extra}",
                 key_id=key_id.hex(),
-                issuer=issuer_text,
+                issuer=text,
             )
         found_by_name = self.by_name(cert, facts.issuer_der)
         if not found_by_name:
-            raise UntrustedIssuerError(
-                f"no trusted root is named {issuer_text}", issuer=issuer_text
-            )
+            text = issuer_text(cert)
+            raise UntrustedIssuerError(f"no trusted root is named {text}", issuer=text)
         return found_by_name
 
     def select_issuer(
@@ -388,10 +387,11 @@ def verifies(cert: x509.Certificate, anchor: TrustAnchor) -> bool:
     return True
 
 
-def _safe_rfc4514(cert: x509.Certificate) -> str:
+def issuer_text(cert: x509.Certificate) -> str:
+    """The issuer DN as RFC 4514 text, or a placeholder when it cannot be parsed."""
     try:
         return cert.issuer.rfc4514_string()
-    except ValueError:  # pragma: no cover - cryptography validated the name at load
+    except (ValueError, TypeError):  # cryptography parses the name lazily
         return "<unreadable issuer>"
 
 

@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from jpki_sdk.verify.clock import Clock, SystemClock, as_utc
@@ -52,7 +53,7 @@ from jpki_sdk.verify.profiles import CertificateFacts, Purpose, check_kind, chec
 from jpki_sdk.verify.revocation import RevocationPolicy, RevocationResult
 from jpki_sdk.verify.signature import verify_signature
 from jpki_sdk.verify.subject import Subject, serial_hex
-from jpki_sdk.verify.trust import TrustAnchor, TrustStore, verifies
+from jpki_sdk.verify.trust import TrustAnchor, TrustStore, issuer_text, verifies
 
 __all__ = ["MAX_CERTIFICATE_BYTES", "CertificateVerifier", "ValidatedCertificate"]
 
@@ -179,7 +180,7 @@ def load_certificate(data: CertificateInput) -> tuple[bytes, x509.Certificate | 
     if raw[:64].lstrip().startswith(b"-----BEGIN"):
         try:
             certs = x509.load_pem_x509_certificates(raw)
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion) as exc:
             raise CertificateParseError(f"not a PEM certificate: {exc}") from None
         if len(certs) != 1:
             raise CertificateParseError(f"expected one PEM certificate, found {len(certs)}")
@@ -190,7 +191,7 @@ def load_certificate(data: CertificateInput) -> tuple[bytes, x509.Certificate | 
 def _parse_der(der: bytes) -> x509.Certificate:
     try:
         return x509.load_der_x509_certificate(der)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         raise CertificateParseError(f"not a DER X.509 certificate: {exc}") from None
 
 
@@ -360,6 +361,18 @@ class CertificateVerifier:
     def _first_seen(
         self, der: bytes, parsed: x509.Certificate | None, purpose: Purpose, when: datetime
     ) -> _Entry:
+        try:
+            return self._steps(der, parsed, purpose, when)
+        except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
+            # cryptography parses some fields (names, validity, key) only when first read and
+            # raises ValueError/TypeError for hostile content: report it as a parse error.
+            raise CertificateParseError(
+                f"certificate field cannot be parsed: {type(exc).__name__}: {exc}"
+            ) from None
+
+    def _steps(
+        self, der: bytes, parsed: x509.Certificate | None, purpose: Purpose, when: datetime
+    ) -> _Entry:
         cert = parsed if parsed is not None else _parse_der(der)
         facts = CertificateFacts.from_der(der)
         check_kind(facts, purpose)
@@ -410,7 +423,7 @@ class CertificateVerifier:
                     f"root {candidates[0].name} has key id {facts.authority_key_id.hex()} but "
                     "a different name than the certificate's issuer",
                     key_id=facts.authority_key_id.hex(),
-                    issuer=cert.issuer.rfc4514_string(),
+                    issuer=issuer_text(cert),
                 )
             if len(named) == 1:
                 return named[0]  # its signature is checked by the path validator
