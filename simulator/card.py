@@ -204,6 +204,7 @@ class SimulatedCard:
         self._attached = True
         self.command_count = 0
         self.power_ups = 1
+        self._removal_fired = False
         self._numbers: dict[str, rsa.RSAPrivateNumbers] = {}
         self._reset_session()
 
@@ -379,7 +380,8 @@ class SimulatedCard:
             faults = self.faults
             if faults.delay:
                 self._sleep(faults.delay)
-            if faults.remove_at == n and not faults.remove_after_execute:
+            removal = faults.remove_at == n and not self._removal_fired
+            if removal and not faults.remove_after_execute:
                 self._removed_mid_command()
             if faults.max_apdu_size is not None and len(raw) > faults.max_apdu_size:
                 response = _sw(SW_WRONG_LENGTH)
@@ -387,7 +389,7 @@ class SimulatedCard:
                 response = _sw(faults.status_words[n])
             else:
                 response = self._process(raw)
-            if faults.remove_at == n:
+            if removal:
                 self._removed_mid_command()
             latency = self.latency
             if latency.round_trip or latency.per_byte:
@@ -395,6 +397,7 @@ class SimulatedCard:
             return response
 
     def _removed_mid_command(self) -> None:
+        self._removal_fired = True
         self._present = False
         self._powered = False
         self._reset_session()

@@ -3,7 +3,7 @@
 A :class:`Faults` value describes what goes wrong; :class:`simulator.card.SimulatedCard`
 applies it to every APDU it is given (in-process, or served through vpcd):
 
-- ``remove_at=n``: the card leaves the reader during the n-th command. With
+- ``remove_at=n``: the card leaves the reader during the n-th command (once per card). With
   ``remove_after_execute=True`` (the default, and the nasty case) the card has already done the
   command (a VERIFY's counter change is on the card) but the answer never arrives; with False
   the card leaves before doing anything. In-process, ``transmit`` raises
