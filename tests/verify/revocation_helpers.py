@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -381,3 +381,78 @@ def pem(der: bytes, label: str = "X509 CRL") -> bytes:
         + b"\n".join(lines)
         + f"\n-----END {label}-----\n".encode()
     )
+
+
+# ----------------------------------------------------------------------------- tiny HTTP server
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    content_type: str = "application/octet-stream"
+    body: bytes = b""
+    delay: float = 0.0
+    headers: dict[str, str] | None = None
+
+
+class TinyHttpServer:
+    """A loopback HTTP server whose answer to each request is computed by ``handler``
+    (called with (method, path, headers, body) -> Reply). Requests are recorded."""
+
+    def __init__(self, handler: Callable[[str, str, dict[str, str], bytes], Reply]) -> None:
+        import http.server
+        import threading
+
+        owner = self
+        self.handler = handler
+        self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+            def _serve(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k: v for k, v in self.headers.items()}
+                owner.requests.append((method, self.path, headers, body))
+                reply = owner.handler(method, self.path, headers, body)
+                if reply.delay:
+                    import time
+
+                    time.sleep(reply.delay)
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", reply.content_type)
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    for k, v in (reply.headers or {}).items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def do_GET(self) -> None:
+                self._serve("GET")
+
+            def do_POST(self) -> None:
+                self._serve("POST")
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+
+    def __enter__(self) -> TinyHttpServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

@@ -57,6 +57,7 @@ from jpki_sdk.verify.revocation.errors import (
     RevocationError,
     RevocationUnavailableError,
 )
+from jpki_sdk.verify.revocation.ocsp import OcspResponseInfo, OcspSource, validate_ocsp_response
 from jpki_sdk.verify.revocation.policy import RevocationPolicy
 from jpki_sdk.verify.revocation.types import (
     RevocationAnswer,
@@ -91,7 +92,9 @@ __all__ = [
     "OcspNonceError",
     "OcspResponderError",
     "OcspResponderUnauthorizedError",
+    "OcspResponseInfo",
     "OcspSignatureError",
+    "OcspSource",
     "OcspStaleError",
     "PartitionInfo",
     "PartitionStatus",
@@ -109,4 +112,5 @@ __all__ = [
     "fetch_url",
     "ingest_sources",
     "read_crl_inputs",
+    "validate_ocsp_response",
 ]

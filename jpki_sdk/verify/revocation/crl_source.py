@@ -6,8 +6,6 @@ import datetime as dt
 import logging
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Any
 
 from cryptography import x509
 
+from jpki_sdk.verify.revocation._http import HttpFailureError, http_exchange
 from jpki_sdk.verify.revocation.crl_index import CrlIndex, IngestReport
 from jpki_sdk.verify.revocation.errors import CrlError, CrlFetchError
 from jpki_sdk.verify.revocation.types import RevocationAnswer
@@ -37,7 +36,6 @@ DEFAULT_MAX_CRL_BYTES = 256 * 1024 * 1024
 DEFAULT_TIMEOUT = 60.0
 
 _CRL_SUFFIXES = (".crl", ".der", ".pem")
-_CHUNK = 1 << 20
 
 
 class CrlSource:
@@ -109,44 +107,16 @@ def fetch_url(
     url: str, *, max_bytes: int = DEFAULT_MAX_CRL_BYTES, timeout: float = DEFAULT_TIMEOUT
 ) -> bytes:
     """GET ``url`` (http/https only) within ``timeout`` seconds overall and ``max_bytes``."""
-    if not url.lower().startswith(("http://", "https://")):
-        raise CrlFetchError("only http:// and https:// CRL URLs are supported", source=url)
-    if max_bytes <= 0 or timeout <= 0:
-        raise ValueError("max_bytes and timeout must be positive")
-    deadline = time.monotonic() + timeout
-    request = urllib.request.Request(  # noqa: S310 - scheme checked above
-        url, headers={"User-Agent": "jpki-sdk", "Accept": "application/pkix-crl, */*"}
-    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            status = getattr(response, "status", 200)
-            if status != 200:
-                raise CrlFetchError(f"HTTP status {status}", source=url)
-            declared = response.headers.get("Content-Length")
-            if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-                raise CrlFetchError(
-                    f"CRL of {declared} bytes exceeds the limit of {max_bytes}", source=url
-                )
-            chunks: list[bytes] = []
-            total = 0
-            while True:
-                if time.monotonic() > deadline:
-                    raise CrlFetchError(f"download exceeded {timeout} s", source=url)
-                chunk = response.read(_CHUNK)
-                if not chunk:
-                    break
-                total += len(chunk)
-                if total > max_bytes:
-                    raise CrlFetchError(f"CRL exceeds the limit of {max_bytes} bytes", source=url)
-                chunks.append(chunk)
-    except CrlFetchError:
-        raise
-    except urllib.error.HTTPError as exc:
-        raise CrlFetchError(f"HTTP status {exc.code}", source=url) from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise CrlFetchError(f"download failed: {reason}", source=url) from None
-    return b"".join(chunks)
+        response = http_exchange(
+            url,
+            headers={"Accept": "application/pkix-crl, application/x-pkcs7-crl, */*"},
+            timeout=timeout,
+            max_bytes=max_bytes,
+        )
+    except HttpFailureError as exc:
+        raise CrlFetchError(f"download failed: {exc}", source=url) from None
+    return response.body
 
 
 def _read_file(path: Path, max_bytes: int) -> bytes:
@@ -175,8 +145,9 @@ def read_crl_inputs(
 ) -> Iterator[tuple[str, bytes]]:
     """Yield ``(source, data)`` for a URL, a file, or every CRL-looking file in a directory.
 
-    In a directory, files ending in .crl/.der/.pem are read (hidden files skipped); PEM files
-    holding no ``X509 CRL`` block (e.g. root certificates next to the CRLs) are skipped.
+    A directory is searched recursively (sorted; hidden entries skipped) for files ending in
+    .crl/.der/.pem; PEM files holding no ``X509 CRL`` block (e.g. root certificates next to the
+    CRLs, as in the simulator's export) are skipped.
     """
     text = str(spec)
     if text.lower().startswith(("http://", "https://")):
@@ -184,8 +155,9 @@ def read_crl_inputs(
         return
     path = Path(text)
     if path.is_dir():
-        for child in sorted(path.iterdir()):
-            if child.name.startswith(".") or not child.is_file():
+        for child in sorted(path.rglob("*")):
+            rel = child.relative_to(path)
+            if any(part.startswith(".") for part in rel.parts) or not child.is_file():
                 continue
             if not child.name.lower().endswith(_CRL_SUFFIXES):
                 logger.debug("skipping %s: not a CRL file name", child)
