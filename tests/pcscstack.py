@@ -266,6 +266,11 @@ class PcscStack:
     # -- life cycle -----------------------------------------------------------------------
 
     def start(self) -> PcscStack:
+        if os.environ.get(SOCKET_ENV) != str(self.socket_path):
+            raise RuntimeError(
+                f"{SOCKET_ENV} was changed after the stack's socket was claimed; libpcsclite "
+                "would not find this pcscd"
+            )
         self._check_prerequisites()
         self.logdir.mkdir(parents=True, exist_ok=True)
         try:
@@ -429,6 +434,7 @@ class PcscStack:
                 f"could not create private network/mount namespaces: {err or 'no output'}"
             )
         holder.stdout.close()
+        (self.workdir / "holder.pid").write_text(f"{holder.pid}\n")
 
     def _wait_for_readers(self) -> None:
         from apdu.errors import TransportError
