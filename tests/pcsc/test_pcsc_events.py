@@ -11,6 +11,9 @@ from pcsc_cards import RunningCard
 from pcscstack import PcscStack
 
 from apdu.errors import NoCardError, ReaderNotFoundError, ReaderUnavailableError
+
+pytest.importorskip("smartcard", reason="pyscard not installed (the pcsc extra)")
+
 from apdu.pcsc import (
     CardEvent,
     CardEventKind,

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from pcscstack import PcscStack
 
+pytest.importorskip("smartcard", reason="pyscard not installed (the pcsc extra)")
+
 from apdu.pcsc import PcscTransport
 
 pytestmark = pytest.mark.pcsc

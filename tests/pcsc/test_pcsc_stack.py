@@ -23,6 +23,9 @@ from apdu.errors import (
     ReaderUnavailableError,
     TransportError,
 )
+
+pytest.importorskip("smartcard", reason="pyscard not installed (the pcsc extra)")
+
 from apdu.pcsc import PcscTransport, ReaderInfo, list_readers
 
 pytestmark = pytest.mark.pcsc

@@ -15,6 +15,9 @@ from apdu.errors import (
     ReaderUnavailableError,
     TransportError,
 )
+
+pytest.importorskip("smartcard", reason="pyscard not installed (the pcsc extra)")
+
 from apdu.pcsc import (
     CardEvent,
     CardEventKind,
