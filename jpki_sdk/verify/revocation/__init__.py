@@ -58,6 +58,7 @@ from jpki_sdk.verify.revocation.errors import (
     RevocationUnavailableError,
 )
 from jpki_sdk.verify.revocation.ocsp import OcspResponseInfo, OcspSource, validate_ocsp_response
+from jpki_sdk.verify.revocation.platform import PlatformOperatorSource
 from jpki_sdk.verify.revocation.policy import RevocationPolicy
 from jpki_sdk.verify.revocation.types import (
     RevocationAnswer,
@@ -98,6 +99,7 @@ __all__ = [
     "OcspStaleError",
     "PartitionInfo",
     "PartitionStatus",
+    "PlatformOperatorSource",
     "PlatformSourceError",
     "RefreshReport",
     "RevocationAnswer",
