@@ -58,6 +58,27 @@ def factory(args: list[str]) -> EjectingCard:
     return EjectingCard(SimulatedCard.open(args[0], faults=faults))
 
 
+class ForeignCard:
+    """A card without the JPKI application (a bank card, say): every SELECT answers 6A82."""
+
+    atr = bytes.fromhex("3B8F8001804F0CA000000306030001000000006A")
+
+    def transmit(self, command: bytes) -> bytes:
+        if len(command) >= 2 and command[1] == 0xA4:
+            return b"\x6a\x82"
+        return b"\x6d\x00"
+
+    def power_off(self) -> None:
+        pass
+
+    def reset(self) -> None:
+        pass
+
+
+def foreign(args: list[str]) -> ForeignCard:
+    return ForeignCard()
+
+
 if __name__ == "__main__":
     # Launch through simulator.vpcd.main rather than ``python -m simulator.vpcd``: run with -m,
     # that module is ``__main__`` and its CardEjected is not the class a handler imports from
