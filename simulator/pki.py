@@ -1240,9 +1240,18 @@ class TestPki:
     def crls(
         self, now: _dt.datetime | None = None, *, next_update: _dt.timedelta = DEFAULT_CRL_VALIDITY
     ) -> dict[CrlKey, bytes]:
-        """Fresh DER CRLs for every partition (hierarchy x generation x municipality DP)."""
+        """Fresh DER CRLs for every partition (hierarchy x generation x municipality DP).
+
+        Partitions of a generation whose root is not valid at ``now`` (expired) are left out,
+        as a CA stops publishing with an expired key; :meth:`crl` still makes one on request.
+        """
         at = _now(now)
-        return {key: self.crl(key, now=at, next_update=next_update) for key in self.crl_scopes()}
+        out: dict[CrlKey, bytes] = {}
+        for key in self.crl_scopes():
+            root = self._root(key.hierarchy, key.generation).cert
+            if root.not_valid_before_utc <= at <= root.not_valid_after_utc:
+                out[key] = self.crl(key, now=at, next_update=next_update)
+        return out
 
     def write_large_crl(
         self,

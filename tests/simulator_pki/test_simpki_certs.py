@@ -407,10 +407,14 @@ def test_same_seed_same_pki_and_cards(pki: TestPki, card: IssuedCard, identity: 
     assert again.auth_key.private_numbers() == card.auth_key.private_numbers()
 
 
-def test_different_pki_seed_gives_different_roots(pki: TestPki) -> None:
-    other = TestPki.ephemeral(seed=8, generations=pki.generation_specs[:2])
-    assert der(other.roots(AUTH)[0]) != der(pki.roots(AUTH)[0])
-    assert len(other.roots(AUTH)) == 2
+def test_different_pki_seed_gives_different_roots(pki: TestPki, stranger: TestPki) -> None:
+    # Same validity as pki's generation 3, other seed: other keys and serials.
+    assert stranger.generation_specs == pki.generation_specs[2:]
+    assert len(stranger.roots(AUTH)) == 1
+    theirs, ours = stranger.root(AUTH, 1), pki.root(AUTH, 3)
+    assert der(theirs) != der(ours)
+    assert theirs.serial_number != ours.serial_number
+    assert theirs.public_key().public_numbers() != ours.public_key().public_numbers()  # type: ignore[union-attr]
 
 
 def test_second_card_for_the_same_person_gets_new_keys_and_serials(pki: TestPki) -> None:
@@ -453,3 +457,27 @@ def test_issued_card_repr_is_masked(card: IssuedCard, identity: Identity) -> Non
     text = repr(card)
     assert identity.family_name not in text and identity.my_number not in text
     assert f"{card.auth_cert.serial_number:08X}" in text
+
+
+def test_directory_names_in_extensions_use_the_real_string_types(card: IssuedCard) -> None:
+    """C is a PrintableString and every other attribute a UTF8String, as on real cards."""
+    for cert in (card.auth_cert, card.sign_cert, card.auth_ca_cert):
+        assert cert is not None
+        tbs = asn1(cert)["tbs_certificate"]
+        names = [tbs["issuer"]]
+        for ext in tbs["extensions"]:
+            oid = ext["extn_id"].dotted
+            if oid == IAN or (oid == SAN and cert is not card.sign_cert):
+                names += [gn.chosen for gn in ext["extn_value"].parsed]
+            elif oid == CRLDP:
+                for dp in ext["extn_value"].parsed:
+                    assert dp["distribution_point"].name == "full_name"
+                    assert dp["reasons"].native is None and dp["crl_issuer"].native is None
+                    names += [gn.chosen for gn in dp["distribution_point"].chosen]
+            elif oid == AKI:
+                names += [gn.chosen for gn in ext["extn_value"].parsed["authority_cert_issuer"]]
+        assert len(names) >= 3
+        for name in names:
+            types = name_types(name)
+            assert types[0][:2] == ("2.5.4.6", "printable_string")
+            assert all(t == "utf8_string" for _, t, _ in types[1:]), types

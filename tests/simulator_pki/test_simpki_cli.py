@@ -119,10 +119,8 @@ def test_revoke_only_one_kind(ca_dir: Path, tmp_path: Path) -> None:
         assert [r.hierarchy for r in pki.revocations()] == [SIGN]
 
 
-def test_revoke_errors(ca_dir: Path, tmp_path: Path, pki: TestPki) -> None:
-    stranger = TestPki.ephemeral(seed=9, generations=pki.generation_specs[2:])
-    foreign = _pem(stranger.issue(Identity.generate(1), now=NOW, sign=False).auth_cert,
-                   tmp_path / "foreign.pem")  # fmt: skip
+def test_revoke_errors(ca_dir: Path, tmp_path: Path, stranger_cert: x509.Certificate) -> None:
+    foreign = _pem(stranger_cert, tmp_path / "foreign.pem")
     result = CliRunner().invoke(revoke, ["--ca", str(ca_dir), str(foreign)])
     assert result.exit_code == 1 and "no certificate issued by the test CA" in result.output
     junk = tmp_path / "junk.bin"

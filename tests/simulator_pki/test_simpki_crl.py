@@ -162,7 +162,7 @@ def test_revoke_accepts_der_and_pem(fresh: TestPki) -> None:
     assert len(fresh.revocations()) == 2
 
 
-def test_revoke_errors(fresh: TestPki, pki: TestPki) -> None:
+def test_revoke_errors(fresh: TestPki, stranger_cert: x509.Certificate) -> None:
     card = _issue(fresh, 15, sign=False)
     with pytest.raises(ValueError, match="unknown revocation reason"):
         fresh.revoke(card.auth_cert, "stolen")
@@ -178,9 +178,8 @@ def test_revoke_errors(fresh: TestPki, pki: TestPki) -> None:
     foreign_db = TestPki.ephemeral(seed=7)
     with pytest.raises(ValueError, match="not in its database"):
         foreign_db.revoke(card.auth_cert)
-    other = TestPki.ephemeral(seed=9, generations=pki.generation_specs)
     with pytest.raises(ValueError, match="not issued by this test PKI"):
-        other.revoke(card.auth_cert)
+        fresh.revoke(stranger_cert)
     assert fresh.revocations() == []
 
 
@@ -290,3 +289,15 @@ def test_build_crl_signature_uses_the_given_key(pki: TestPki) -> None:
     assert not _verifies(crl, root)
     assert crl.signature_algorithm_oid.dotted_string == "1.2.840.113549.1.1.11"
     assert crl.is_signature_valid(wrong_key.public_key())
+
+
+def test_expired_generations_publish_no_crls(fresh: TestPki) -> None:
+    then = dt.datetime(2018, 6, 1, tzinfo=dt.timezone.utc)
+    card = fresh.issue(Identity.generate(21, municipality_code="14104"), now=then, sign=False)
+    assert card.generation == 1
+    fresh.revoke(card.auth_cert, at=then)
+    assert CrlKey(AUTH, 1, "14104") in fresh.crls(then + dt.timedelta(days=1))
+    assert CrlKey(AUTH, 1, "14104") not in fresh.crls(LATER)  # generation 1 expired in 2025
+    # On request, one can still be made (e.g. to test that verifiers refuse it).
+    late = x509.load_der_x509_crl(fresh.crl(CrlKey(AUTH, 1, "14104"), now=LATER))
+    assert [r.serial_number for r in late] == [card.auth_cert.serial_number]

@@ -34,9 +34,9 @@ def clock() -> dt.datetime:
 
 class Cards:
     def __init__(self, pki: TestPki) -> None:
-        self.good: IssuedCard = pki.issue(Identity.generate(1001), now=NOW)
+        self.good: IssuedCard = pki.issue(Identity.generate(1001), now=NOW, sign=False)
         self.revoked: IssuedCard = pki.issue(Identity.generate(1002), now=NOW)
-        self.old: IssuedCard = pki.issue(Identity.generate(1003), now=NOW, generation=2)
+        self.old: IssuedCard = pki.issue(Identity.generate(1003), now=NOW, generation=2, sign=False)
         self.later: IssuedCard = pki.issue(Identity.generate(1004), now=NOW, sign=False)
         pki.revoke(self.revoked.auth_cert, "keyCompromise", at=NOW + dt.timedelta(hours=1))
         # Revoked after the responder's clock time: still good at that time.
@@ -199,10 +199,10 @@ def test_get_with_url_encoded_base64(
     assert response.certificate_status is ocsp.OCSPCertStatus.REVOKED
 
 
-def test_unknown_issuer_is_unauthorized(responder: OcspResponder, pki: TestPki) -> None:
-    stranger = TestPki.ephemeral(seed=9, generations=pki.generation_specs[2:])
-    card = stranger.issue(Identity.generate(1), now=NOW, sign=False)
-    response = post(responder.url, request_for(card.auth_cert, stranger.root(AUTH, 1)))
+def test_unknown_issuer_is_unauthorized(
+    responder: OcspResponder, stranger: TestPki, stranger_cert: x509.Certificate
+) -> None:
+    response = post(responder.url, request_for(stranger_cert, stranger.root(AUTH, 1)))
     assert response.response_status is ocsp.OCSPResponseStatus.UNAUTHORIZED
 
 
