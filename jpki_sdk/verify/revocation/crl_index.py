@@ -780,7 +780,7 @@ class CrlIndex:
             raise CrlIssuerUnknownError(
                 "no trusted roots configured: cannot verify any CRL", source=parsed.source
             )
-        issuer = parsed.crl.issuer
+        issuer = parsed.issuer
         named = [r for r in self._roots if r.subject == issuer]
         if parsed.authority_key_id is not None:
             named = [r for r in named if key_identifier(r) == parsed.authority_key_id]

@@ -33,6 +33,7 @@ from itertools import repeat
 from typing import Any, Union
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.x509.oid import ExtensionOID
 
 from jpki_sdk.verify.revocation._der import DerError, read_tlv
@@ -125,6 +126,7 @@ class ParsedCrl:
 
     der: bytes
     crl: x509.CertificateRevocationList
+    issuer: x509.Name
     tbs: tuple[int, int]
     signature_algorithm: bytes
     signature: bytes
@@ -153,7 +155,7 @@ def parse_crl(der: bytes, *, source: str | None = None) -> ParsedCrl:
         raise TypeError("der must be bytes")
     try:
         crl = x509.load_der_x509_crl(der)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm) as exc:
         raise CrlFormatError(f"not a valid DER CRL: {exc}", source=source) from None
     try:
         _, body, stop = read_tlv(der, 0, len(der))
@@ -174,21 +176,29 @@ def parse_crl(der: bytes, *, source: str | None = None) -> ParsedCrl:
     except DerError as exc:
         raise CrlFormatError(f"malformed CRL: {exc}", source=source) from None
 
-    if crl.next_update_utc is None:
+    try:  # cryptography decodes these lazily: a bad value surfaces here as ValueError
+        issuer = crl.issuer
+        this_update = crl.last_update_utc
+        next_update = crl.next_update_utc
+        entry_count = len(crl)
+    except ValueError as exc:
+        raise CrlFormatError(f"malformed CRL field: {exc}", source=source) from None
+    if next_update is None:
         raise CrlFormatError("CRL has no nextUpdate (RFC 5280 requires it)", source=source)
-    number, aki, dps, scope = _crl_extensions(crl, source)
+    number, aki, dps, scope = _crl_extensions(crl, issuer, source)
     return ParsedCrl(
         der=der,
         crl=crl,
+        issuer=issuer,
         tbs=(body, tbs_end),
         signature_algorithm=alg_tlv,
         signature=signature,
         revoked=revoked,
-        entry_count=len(crl),
+        entry_count=entry_count,
         crl_number=number,
         authority_key_id=aki,
-        this_update=crl.last_update_utc,
-        next_update=crl.next_update_utc,
+        this_update=this_update,
+        next_update=next_update,
         distribution_points=dps,
         scope=scope,
         source=source,
@@ -232,7 +242,7 @@ def _tbs_revoked_span(der: bytes, pos: int, end: int, outer_alg: bytes) -> tuple
 
 
 def _crl_extensions(
-    crl: x509.CertificateRevocationList, source: str | None
+    crl: x509.CertificateRevocationList, issuer: x509.Name, source: str | None
 ) -> tuple[int, bytes | None, tuple[x509.GeneralName, ...], str]:
     try:
         extensions = crl.extensions
@@ -267,7 +277,7 @@ def _crl_extensions(
             if value.full_name is not None:
                 dps = tuple(value.full_name)
             elif value.relative_name is not None:
-                dps = (x509.DirectoryName(_append_rdn(crl.issuer, value.relative_name)),)
+                dps = (x509.DirectoryName(_append_rdn(issuer, value.relative_name)),)
         elif isinstance(value, x509.DeltaCRLIndicator):
             raise CrlUnsupportedError("delta CRLs are not supported", source=source)
         elif ext.critical:

@@ -39,6 +39,7 @@ from jpki_sdk.verify.revocation._http import HttpFailureError, http_exchange
 from jpki_sdk.verify.revocation._sig import UnsupportedSignatureError, signature_ok
 from jpki_sdk.verify.revocation.errors import (
     OcspCertIdMismatchError,
+    OcspError,
     OcspFetchError,
     OcspFormatError,
     OcspNonceError,
@@ -170,6 +171,41 @@ def validate_ocsp_response(
     url: str | None = None,
 ) -> OcspResponseInfo:
     """Check a DER OCSPResponse for ``cert``; raise the matching OcspError on any failure."""
+    try:
+        return _validate(
+            der,
+            cert=cert,
+            issuer=issuer,
+            request=request,
+            nonce=nonce,
+            now=now,
+            require_nonce=require_nonce,
+            grace=grace,
+            clock_skew=clock_skew,
+            max_age=max_age,
+            url=url,
+        )
+    except OcspError:
+        raise
+    except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
+        # cryptography decodes some fields lazily (embedded certificates, extensions, times)
+        raise OcspFormatError(f"malformed OCSP response: {exc}", url=url) from None
+
+
+def _validate(
+    der: bytes,
+    *,
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    request: ocsp.OCSPRequest,
+    nonce: bytes | None,
+    now: dt.datetime,
+    require_nonce: bool = True,
+    grace: dt.timedelta = dt.timedelta(0),
+    clock_skew: dt.timedelta = dt.timedelta(minutes=5),
+    max_age: dt.timedelta = dt.timedelta(hours=1),
+    url: str | None = None,
+) -> OcspResponseInfo:
     try:
         response = ocsp.load_der_ocsp_response(der)
     except ValueError as exc:
