@@ -265,7 +265,7 @@ class AuthVerifier:
                 error_code(exc),
             )
             raise
-        logger.info(
+        logger.debug(
             "%s verified: serial %s, root %s%s, revocation %s/%s",
             result.purpose.value,
             result.certificate.serial,
