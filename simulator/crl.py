@@ -188,9 +188,13 @@ def _crl_extensions(
     return _tlv(0xA0, _tlv(0x30, exts))
 
 
+_SERIAL_LOW = 0x01000000
+_SERIAL_SPACE = 0x7F000000  # serials in [0x01000000, 0x7FFFFFFF]; 2^24 * 127 of them
+
+
 def _bulk_serial_params(seed: int) -> tuple[int, int, int, int]:
     """An affine permutation i -> lo + (a*i + b) mod m over the 4-byte serial range."""
-    lo, m = 0x01000000, 0x7F000000  # serials in [0x01000000, 0x7FFFFFFF]; m = 2^24 * 127
+    lo, m = _SERIAL_LOW, _SERIAL_SPACE
     digest = hashlib.sha256(f"jpki-sim/bulk-crl/{seed}".encode()).digest()
     a = int.from_bytes(digest[:4], "big") | 1
     while a % 127 == 0:
@@ -223,6 +227,8 @@ def write_large_crl(
     """
     if count < 0:
         raise ValueError("count must be >= 0")
+    if count > _SERIAL_SPACE - len(extra_entries) - len(exclude):
+        raise ValueError(f"count must be at most {_SERIAL_SPACE:,} minus the excluded serials")
     _check_times(this_update, next_update)
     extras = b"".join(_entry(s, t, r) for s, r, t in extra_entries)
     taken = {s for s, _, _ in extra_entries} | set(exclude)

@@ -588,7 +588,7 @@ class TestPki:
             raise PkiStoreError(path, f"cannot read manifest.json: {exc.strerror}") from None
         try:
             manifest = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise PkiStoreError(manifest_path, "manifest is not valid JSON") from None
         if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
             raise PkiStoreError(manifest_path, "not a jpki simulator test PKI manifest")
@@ -614,7 +614,7 @@ class TestPki:
                     roots[(h, g)] = _load_root(path, h, g, entry["certificate"], entry["key"])
         except PkiStoreError:
             raise
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
             raise PkiStoreError(
                 manifest_path, f"manifest is incomplete or invalid ({exc})"
             ) from None
@@ -1668,9 +1668,21 @@ def _make_roots(seed: int, generations: Sequence[GenerationSpec]) -> dict[tuple[
     return roots
 
 
-def _load_root(path: Path, hierarchy: str, generation: int, cert_rel: str, key_rel: str) -> _Root:
-    cert_path = path / cert_rel
-    key_path = path / key_rel
+def _inside(directory: Path, relative: object) -> Path:
+    """``directory / relative``, refusing anything that is not a plain path inside it."""
+    if not isinstance(relative, str) or not relative:
+        raise PkiStoreError(directory / "manifest.json", "a file name in the manifest is invalid")
+    candidate = (directory / relative).resolve()
+    if not candidate.is_relative_to(directory.resolve()):
+        raise PkiStoreError(directory / "manifest.json", f"{relative!r} is outside the directory")
+    return candidate
+
+
+def _load_root(
+    path: Path, hierarchy: str, generation: int, cert_rel: object, key_rel: object
+) -> _Root:
+    cert_path = _inside(path, cert_rel)
+    key_path = _inside(path, key_rel)
     try:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
     except OSError as exc:

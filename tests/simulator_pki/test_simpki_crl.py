@@ -262,6 +262,11 @@ def test_large_crl_to_a_file_and_argument_errors(fresh: TestPki, tmp_path: Path)
             issuer=root, issuer_key=key, distribution_point=root.subject, count=-1, number=1,
             this_update=NOW, next_update=LATER,
         )  # fmt: skip
+    with pytest.raises(ValueError, match="at most"):
+        build_large_crl(
+            issuer=root, issuer_key=key, distribution_point=root.subject, count=0x7F000000,
+            number=1, this_update=NOW, next_update=LATER, exclude={0x01000000},
+        )  # fmt: skip
     with pytest.raises(ValueError, match="after"):
         build_large_crl(
             issuer=root, issuer_key=key, distribution_point=root.subject, count=1, number=1,

@@ -247,3 +247,51 @@ def test_municipality_table_is_consistent() -> None:
         # the first two digits are the prefecture's number in the standard order
         assert PREFECTURES.index(m.prefecture) + 1 == int(m.code[:2])
         assert m.romaji.isascii() and m.prefecture_romaji.isascii()
+
+
+identity_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "family_name": st.text(max_size=6),
+        "given_name": st.text(max_size=6),
+        "address": st.text(max_size=10),
+        "birth_date": st.dates() | st.text(max_size=10) | st.none(),
+        "sex": st.text(max_size=2),
+        "my_number": st.text(alphabet=string.digits, max_size=13),
+        "municipality_code": st.text(alphabet=string.digits, max_size=6),
+        "prefecture_romaji": st.text(max_size=8),
+        "municipality_romaji": st.text(max_size=8),
+        "name_substitutes": st.text(alphabet="012", max_size=6),
+        "address_substitutes": st.text(alphabet="012", max_size=10),
+    },
+)
+
+
+@settings(max_examples=300)
+@given(identity_fields)
+def test_any_explicit_identity_is_valid_or_a_clear_error(changes: dict[str, object]) -> None:
+    try:
+        ident = _explicit(**changes)
+    except (ValueError, TypeError):
+        return
+    # Whatever was accepted is well formed.
+    validate_my_number(ident.my_number)
+    assert len(ident.name_substitutes) == len(ident.name)
+    assert len(ident.address_substitutes) == len(ident.address)
+    assert Identity.from_dict(ident.to_dict()) == ident
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from([*_explicit().to_dict(), "other"]),
+        st.text(max_size=12) | st.integers() | st.none(),
+        max_size=4,
+    )
+)
+def test_from_dict_gives_an_identity_or_a_clear_error(changes: dict[str, object]) -> None:
+    data = {**_explicit().to_dict(), **changes}
+    try:
+        ident = Identity.from_dict(data)
+    except (ValueError, TypeError):
+        return
+    assert Identity.from_dict(ident.to_dict()) == ident

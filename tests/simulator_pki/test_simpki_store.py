@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from simpki_support import NOW
 
 from simulator.identity import Identity
@@ -213,3 +215,64 @@ def test_export_layout(store: Path, tmp_path: Path) -> None:
     assert [r.serial_number for r in crl] == [card.auth_cert.serial_number]
     old_crl = x509.load_der_x509_crl((out / "crls/sign/gen-02/14104.crl").read_bytes())
     assert list(old_crl) == [] and old.sign_cert is not None
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+manifest_paths = st.sampled_from(
+    [
+        ("seed",),
+        ("ocsp_url",),
+        ("version",),
+        ("generations",),
+        ("generations", 0),
+        ("generations", 0, "not_before"),
+        ("roots",),
+        ("roots", "auth"),
+        ("roots", "auth", 0),
+        ("roots", "auth", 0, "generation"),
+        ("roots", "sign", 1, "certificate"),
+        ("roots", "sign", 2, "key"),
+    ]
+)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(where=manifest_paths, value=json_values)
+def test_any_manifest_damage_gives_a_store_error(
+    store: Path, where: tuple[object, ...], value: object
+) -> None:
+    manifest_path = store / "manifest.json"
+    original = manifest_path.read_text()
+    manifest = json.loads(original)
+    target = manifest
+    for step in where[:-1]:
+        target = target[step]
+    target[where[-1]] = value
+    manifest_path.write_text(json.dumps(manifest))
+    try:
+        loaded = TestPki.load(store)
+    except PkiStoreError:
+        pass
+    else:  # the damage happened to be harmless (e.g. the same value): it still works
+        assert len(loaded.roots(AUTH)) == 3
+        loaded.close()
+    finally:
+        manifest_path.write_text(original)
+
+
+def test_manifest_paths_must_stay_inside_the_directory(store: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.pem"
+    outside.write_bytes((store / "roots" / "jpki-test-auth-ca-01.pem").read_bytes())
+    manifest = json.loads((store / "manifest.json").read_text())
+    manifest["roots"]["auth"][0]["certificate"] = "../elsewhere.pem"
+    (store / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(PkiStoreError, match="outside the directory"):
+        TestPki.load(store)
