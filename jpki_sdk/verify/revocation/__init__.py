@@ -16,12 +16,14 @@ from ``apdu`` or pyscard.
 from __future__ import annotations
 
 from jpki_sdk.verify.revocation.crl_index import (
+    INDEX_ENV,
     CrlIndex,
     CrlPartition,
     IngestReport,
     PartitionInfo,
     PartitionStatus,
     RefreshReport,
+    default_index_directory,
 )
 from jpki_sdk.verify.revocation.crl_parse import RevokedEntry
 from jpki_sdk.verify.revocation.crl_source import (
@@ -69,6 +71,7 @@ from jpki_sdk.verify.revocation.types import (
 )
 
 __all__ = [
+    "INDEX_ENV",
     "CertificateRevokedError",
     "CrlError",
     "CrlFetchError",
@@ -111,6 +114,7 @@ __all__ = [
     "RevocationStatus",
     "RevocationUnavailableError",
     "RevokedEntry",
+    "default_index_directory",
     "fetch_url",
     "ingest_sources",
     "read_crl_inputs",

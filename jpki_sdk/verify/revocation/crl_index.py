@@ -88,12 +88,14 @@ except ImportError:  # pragma: no cover - not on Linux
     fcntl = None  # type: ignore[assignment]
 
 __all__ = [
+    "INDEX_ENV",
     "CrlIndex",
     "CrlPartition",
     "IngestReport",
     "PartitionInfo",
     "PartitionStatus",
     "RefreshReport",
+    "default_index_directory",
 ]
 
 logger = logging.getLogger(__name__)
@@ -103,6 +105,19 @@ MAGIC = b"JPKICRX\x01"
 FILE_SUFFIX = ".crlx"
 _HEADER_LIMIT = 1 << 20
 _ALIGN = 8
+
+
+#: Environment variable naming the default index directory (CLI and services).
+INDEX_ENV = "JPKI_CRL_INDEX"
+
+
+def default_index_directory() -> Path:
+    """``$JPKI_CRL_INDEX``, else ``$XDG_DATA_HOME/jpki/crl-index`` (``~/.local/share/...``)."""
+    explicit = os.environ.get(INDEX_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base).expanduser() / "jpki" / "crl-index"
 
 
 class _ClockLike(Protocol):
