@@ -123,6 +123,7 @@ def _profile(
     reselect_clears_state: bool | None,
     read_past_end: str | None,
     wrong_length_pin: str | None,
+    blocked_sw: str | None,
     long_basic_info_length: bool,
 ) -> CardProfile:
     try:
@@ -136,6 +137,8 @@ def _profile(
             changes["read_past_end_sw"] = int(read_past_end, 16)
         if wrong_length_pin is not None:
             changes["wrong_length_pin"] = PinLengthPolicy(wrong_length_pin)
+        if blocked_sw is not None:
+            changes["blocked_sw"] = int(blocked_sw, 16)
         if long_basic_info_length:
             changes["long_basic_info_length"] = True
         return profile.replace(**changes) if changes else profile
@@ -223,6 +226,13 @@ def _time(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
     help="VERIFY with an impossible PIN length: counts (default) or reject.",
 )
 @click.option(
+    "--blocked-sw",
+    type=click.Choice(["6984", "6983"]),
+    default=None,
+    help="VERIFY answer on a blocked key (default 6984, as observed; with 6983 OpenSC reports "
+    "CKR_PIN_LOCKED).",
+)
+@click.option(
     "--long-basic-info-length",
     is_flag=True,
     help="Write text-AP EF 0002's outer length as 82 LLLL.",
@@ -275,6 +285,7 @@ def init(ctx: click.Context, /, statefile: str, **opts: Any) -> None:
         reselect_clears_state=opts["reselect_clears_state"],
         read_past_end=opts["read_past_end"],
         wrong_length_pin=opts["wrong_length_pin"],
+        blocked_sw=opts["blocked_sw"],
         long_basic_info_length=opts["long_basic_info_length"],
     )
     pki = _load_or_create_pki(opts["ca_dir"])
@@ -383,6 +394,7 @@ def _summary(state: CardState, *, reveal: bool) -> dict[str, Any]:
         "reselect_clears_state": profile.reselect_clears_state,
         "read_past_end_sw": f"{profile.read_past_end_sw:04X}",
         "wrong_length_pin": profile.wrong_length_pin.value,
+        "blocked_sw": f"{profile.blocked_sw:04X}",
         "extended_length": profile.extended_length,
         "max_command_data": profile.max_command_data,
         "max_response_data": profile.max_response_data,

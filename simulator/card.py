@@ -74,7 +74,6 @@ SW_SM_NOT_SUPPORTED = 0x6882
 SW_CHAINING = 0x6884
 SW_INCOMPATIBLE_FILE = 0x6981
 SW_SECURITY = 0x6982
-SW_BLOCKED = 0x6984
 SW_CONDITIONS = 0x6985
 SW_NO_CURRENT_EF = 0x6986
 SW_SM_REFUSED = 0x69FC
@@ -389,6 +388,15 @@ class SimulatedCard:
                 response = _sw(faults.status_words[n])
             else:
                 response = self._process(raw)
+            if logger.isEnabledFor(logging.DEBUG):
+                # Header and lengths only: the data field may hold a PIN.
+                logger.debug(
+                    "APDU %s (%d bytes) -> %s (%d data bytes)",
+                    raw[:4].hex().upper(),
+                    len(raw),
+                    response[-2:].hex().upper(),
+                    len(response) - 2,
+                )
             if removal:
                 self._removed_mid_command()
             latency = self.latency
@@ -577,7 +585,7 @@ class SimulatedCard:
         if cmd.le is not None:
             return _sw(SW_WRONG_LENGTH)
         if pin.blocked:
-            return _sw(SW_BLOCKED)
+            return _sw(self._state.profile.blocked_sw)
         value = cmd.data
         if (
             not pin.length_ok(value)
@@ -619,7 +627,7 @@ class SimulatedCard:
         if pin.change_ins != ins:
             return _sw(SW_CONDITIONS)
         if pin.blocked:
-            return _sw(SW_BLOCKED)
+            return _sw(self._state.profile.blocked_sw)
         if fid not in self._verified:
             return _sw(SW_SECURITY)
         if not pin.length_ok(cmd.data):

@@ -173,6 +173,9 @@ class CardProfile:
     - ``read_past_end_sw``: READ BINARY at or beyond the end of the EF: ``0x6B00`` (JICSAP,
       default) or ``0x6282`` (ISO, no data).
     - ``wrong_length_pin``: see :class:`PinLengthPolicy`.
+    - ``blocked_sw``: what VERIFY answers once a key is blocked: ``0x6984`` (observed on a
+      card by MC, JICSAP; the default) or ``0x6983`` (LUL's constant; OpenSC maps only this one
+      to ``CKR_PIN_LOCKED``). The exhausting attempt answers ``63C0`` either way.
     """
 
     name: str = "contact"
@@ -188,6 +191,7 @@ class CardProfile:
     reselect_clears_state: bool = False
     read_past_end_sw: int = 0x6B00
     wrong_length_pin: PinLengthPolicy = PinLengthPolicy.COUNTS
+    blocked_sw: int = 0x6984
     latency: Latency = field(default_factory=Latency)
 
     def __post_init__(self) -> None:
@@ -237,6 +241,8 @@ class CardProfile:
             raise ProfileError("verification_code_tries must be 1..15 (63Cx holds one nibble)")
         if self.read_past_end_sw not in (0x6B00, 0x6282):
             raise ProfileError("read_past_end_sw must be 0x6B00 or 0x6282")
+        if self.blocked_sw not in (0x6984, 0x6983):
+            raise ProfileError("blocked_sw must be 0x6984 or 0x6983")
         if not isinstance(self.latency, Latency):
             raise ProfileError("latency must be a Latency")
 

@@ -70,7 +70,7 @@ def test_init_options(ca_dir: Path, tmp_path: Path) -> None:
         ["init", str(path), "--ca", str(ca_dir), "--no-sign-cert", "--profile", "android",
          "--family-name", "山田", "--given-name", "花子", "--birth-date", "2015-04-01",
          "--sex", "2", "--municipality", "13101", "--reselect-clears-state",
-         "--read-past-end", "6282", "--wrong-length-pin", "reject"],
+         "--read-past-end", "6282", "--wrong-length-pin", "reject", "--blocked-sw", "6983"],
         env={"JPKI_SIM_AUTH_PIN": "5678"},
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -79,6 +79,7 @@ def test_init_options(ca_dir: Path, tmp_path: Path) -> None:
     assert state.identity["family_name"] == "山田" and state.identity["sex"] == "2"
     assert state.profile.token_label == "JPKIAPGPSETOKEN"
     assert state.profile.reselect_clears_state and state.profile.read_past_end_sw == 0x6282
+    assert state.profile.blocked_sw == 0x6983
     assert not state.has_application("nope")
     assert state.application("jpki").get(0x0001) is None
     card = SimulatedCard(state)

@@ -293,3 +293,12 @@ def test_change_key_for_the_juki_pins(simulated_card: SimulatedCard) -> None:
     # The 共通AP key is a separate reference: unchanged.
     _at_key(simulated_card, "common", 0x001C)
     assert verify(simulated_card, "1234") == 0x9000
+
+
+def test_blocked_status_word_option(card_factory: CardFactory) -> None:
+    card = card_factory(profile=CardProfile(blocked_sw=0x6983), tries={"auth": 1})
+    _at_key(card, "jpki", 0x0018)
+    assert verify(card, "0000") == 0x63C0
+    assert verify(card, "0000") == 0x6983
+    assert verify(card, DEFAULT_AUTH_PIN) == 0x6983
+    assert query(card) == 0x63C0
