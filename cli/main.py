@@ -38,8 +38,17 @@ def cli(ctx: click.Context, json_output: bool, trace: bool, verbose: bool) -> No
 
 def _register() -> None:
     """Attach the command groups. Each lives in its own module under cli/."""
-    from cli import demo
+    from cli import agent, card, card_cert, cert, crl, demo, login, serve, sim
 
+    for command in card.CARD_COMMANDS:
+        cli.add_command(command)
+    card_cert.attach(cert.cert)
+    cli.add_command(cert.cert)
+    cli.add_command(crl.crl)
+    cli.add_command(sim.sim)
+    cli.add_command(serve.serve)
+    cli.add_command(login.login)
+    cli.add_command(agent.agent)
     cli.add_command(demo.demo)
 
 
