@@ -264,6 +264,20 @@ class _Progress:
             click.echo("\r" + " " * 70 + "\r", err=True, nl=False)
 
 
+def _one_source(ctx: click.Context, reader: str, simulator: Path) -> tuple[str | None, Path | None]:
+    """Both given: the one on the command line wins over the environment."""
+    source = click.core.ParameterSource
+    from_line = {
+        name: ctx.get_parameter_source(name) in (source.COMMANDLINE, source.PROMPT)
+        for name in ("reader", "simulator")
+    }
+    if from_line["reader"] and not from_line["simulator"]:
+        return reader, None
+    if from_line["simulator"] and not from_line["reader"]:
+        return None, simulator
+    raise click.UsageError("give --reader or --simulator, not both")
+
+
 @contextmanager
 def card_session(
     ctx: click.Context, reader: str | None, simulator: Path | None
@@ -272,7 +286,7 @@ def card_session(
     _configure_trace(ctx)
     progress = _Progress(ctx)
     if reader and simulator:
-        raise click.UsageError("give --reader or --simulator, not both")
+        reader, simulator = _one_source(ctx, reader, simulator)
     card = open_card(reader=reader, simulator=simulator, progress=progress)
     try:
         yield card

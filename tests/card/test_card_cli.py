@@ -73,6 +73,13 @@ def test_status(card_file: Path) -> None:
     assert text.exit_code == 0 and "3/3 tries left" in text.stdout
 
 
+def test_command_line_source_wins_over_the_environment(card_file: Path) -> None:
+    result = run("status", "--simulator", str(card_file), env={"JPKI_READER": "Some Reader"})
+    assert result.exit_code == 0, result.output
+    both = run("status", "--simulator", str(card_file), "--reader", "R")
+    assert both.exit_code == 2
+
+
 def test_pin_status_one_kind(card_file: Path) -> None:
     result = run("--json", "pin", "status", "sign", "--simulator", str(card_file))
     assert result.exit_code == 0
