@@ -21,7 +21,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pcscstack import PcscStack, StackUnavailable, claim_private_socket, release_private_socket
+from pcscstack import (
+    PcscStack,
+    StackUnavailable,
+    claim_private_socket,
+    claimed_workdir,
+    release_private_socket,
+)
 
 # pytest's default "prepend" import mode put tests/ on sys.path to import this file. Left
 # there, tests/apdu/ and tests/simulator/ (folders without __init__.py) would shadow the real
@@ -29,6 +35,8 @@ from pcscstack import PcscStack, StackUnavailable, claim_private_socket, release
 # the path finder). pcscstack is imported above, so tests/ is no longer needed on the path.
 _TESTS_DIR = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if not p or Path(p).resolve() != _TESTS_DIR]
+
+_SESSION = {"stack_used": False}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,8 +58,22 @@ def pytest_configure(config: pytest.Config) -> None:
             config._jpki_pcsc_unavailable = str(exc)  # type: ignore[attr-defined]
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # keep the stack's logs when something failed in a session that used it
+    session.config._jpki_pcsc_keep = (  # type: ignore[attr-defined]
+        _SESSION["stack_used"]
+        and exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+    )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    workdir = claimed_workdir()
+    if workdir is not None and getattr(terminalreporter.config, "_jpki_pcsc_keep", False):
+        terminalreporter.write_line(f"PC/SC test stack logs kept in {workdir / 'logs'}")
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
-    release_private_socket()
+    release_private_socket(keep=getattr(config, "_jpki_pcsc_keep", False))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -79,6 +101,7 @@ def pcsc_stack(request: pytest.FixtureRequest) -> Iterator[PcscStack]:
     reason = getattr(request.config, "_jpki_pcsc_unavailable", None)
     if reason:
         _unavailable(reason)
+    _SESSION["stack_used"] = True
     stack = PcscStack()
     try:
         stack.start()

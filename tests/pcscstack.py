@@ -50,6 +50,8 @@ VPCD_FRIENDLY_NAME = "Virtual PCD"
 #: ports from CHANNELID; the stack checks the number against what pcscd actually lists.
 VPCD_SLOTS = 2
 
+_PREFIX = "jpki-pcsc-"
+_OWNER = "owner.pid"
 _state: dict[str, Path] = {}
 
 
@@ -60,27 +62,62 @@ class StackUnavailable(Exception):  # noqa: N818 (used as a skip reason)
 def claim_private_socket(workdir: Path | None = None) -> Path:
     """Point this process's PC/SC clients at a private pcscd socket; return the work directory.
 
-    Idempotent: the first call picks the directory, later calls return it.
+    Idempotent: the first call picks the directory, later calls return it. Work directories
+    left behind by sessions that died (their owner process is gone) are removed first.
     """
     if "workdir" in _state:
         return _state["workdir"]
     if workdir is None:
-        workdir = Path(tempfile.mkdtemp(prefix="jpki-pcsc-"))
+        _prune_stale_workdirs()
+        workdir = Path(tempfile.mkdtemp(prefix=_PREFIX))
     workdir.mkdir(parents=True, exist_ok=True)
     ipcdir = _pcscd_build_paths().get("ipcdir", "/run/pcscd")
     socket_path = workdir / "run" / Path(ipcdir).name / "pcscd.comm"
     if len(str(socket_path).encode()) >= 108:
         raise StackUnavailable(f"socket path too long for AF_UNIX: {socket_path}")
+    (workdir / _OWNER).write_text(f"{os.getpid()}\n")
     os.environ[SOCKET_ENV] = str(socket_path)
     _state["workdir"] = workdir
     return workdir
 
 
-def release_private_socket() -> None:
-    """Remove the work directory claimed by :func:`claim_private_socket` (end of session)."""
+def claimed_workdir() -> Path | None:
+    """The work directory claimed by :func:`claim_private_socket`, if any."""
+    return _state.get("workdir")
+
+
+def release_private_socket(*, keep: bool = False) -> Path | None:
+    """End of session: remove the work directory, or keep it (``keep`` or JPKI_PCSC_KEEP=1)
+    for its logs and return its path. A kept directory is never pruned."""
     workdir = _state.pop("workdir", None)
-    if workdir is not None and not os.environ.get("JPKI_PCSC_KEEP"):
-        shutil.rmtree(workdir, ignore_errors=True)
+    if workdir is None:
+        return None
+    if keep or os.environ.get("JPKI_PCSC_KEEP"):
+        (workdir / _OWNER).unlink(missing_ok=True)
+        return workdir
+    shutil.rmtree(workdir, ignore_errors=True)
+    return None
+
+
+def _prune_stale_workdirs() -> None:
+    """Remove work directories whose owner process is gone (a session that was killed)."""
+    for path in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*"):
+        try:
+            pid = int((path / _OWNER).read_text())
+        except (OSError, ValueError):
+            continue  # kept on purpose, or not one of ours
+        if not _alive(pid):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _pcscd_build_paths() -> dict[str, str]:
@@ -242,6 +279,7 @@ class PcscStack:
         """
         from apdu.pcsc import list_readers
 
+        self._require_running()
         name = reader if isinstance(reader, str) else self.reader_name(reader)
         deadline = time.monotonic() + timeout
         last = None
@@ -340,6 +378,11 @@ class PcscStack:
     def _require_running(self) -> None:
         if self._holder is None or self._holder.poll() is not None:
             raise RuntimeError("the PC/SC stack is not running")
+        if self._pcscd is not None and self._pcscd.poll() is not None:
+            raise RuntimeError(
+                f"pcscd exited unexpectedly with {self._pcscd.returncode}; "
+                f"log {self.logdir / 'pcscd.log'}:\n{self.pcscd_log()[-3000:]}"
+            )
 
     def _open_log(self, name: str, *, append: bool = False) -> IO[bytes]:
         handle = open(self.logdir / f"{name}.log", "ab" if append else "wb")  # noqa: SIM115

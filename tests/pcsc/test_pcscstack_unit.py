@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pcscstack
 import pytest
@@ -48,3 +49,20 @@ def test_a_changed_socket_variable_is_refused(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(stack, "socket_path", pcscstack.Path("/tmp/ours/pcscd.comm"))
     with pytest.raises(RuntimeError, match="changed"):
         stack.start()
+
+
+def test_stale_work_directories_are_pruned(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pcscstack.Path
+) -> None:
+    monkeypatch.setattr(pcscstack.tempfile, "gettempdir", lambda: str(tmp_path))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    dirs = {name: tmp_path / f"jpki-pcsc-{name}" for name in ("dead", "alive", "kept", "bad")}
+    for path in dirs.values():
+        (path / "logs").mkdir(parents=True)
+    (dirs["dead"] / "owner.pid").write_text(f"{dead.pid}\n")
+    (dirs["alive"] / "owner.pid").write_text(f"{os.getpid()}\n")
+    (dirs["bad"] / "owner.pid").write_text("not a pid\n")
+    pcscstack._prune_stale_workdirs()
+    assert not dirs["dead"].exists()
+    assert dirs["alive"].exists() and dirs["kept"].exists() and dirs["bad"].exists()
