@@ -82,6 +82,15 @@ class ScriptedCard:
         return b"\x6d\x00"
 
 
+def make_handler(args: list[str]) -> ScriptedCard:
+    """Factory for ``python -m simulator.vpcd --handler scripted_card:make_handler -- ARGS``."""
+    parser = argparse.ArgumentParser(prog="scripted_card")
+    parser.add_argument("--atr", default=DEFAULT_ATR.hex())
+    parser.add_argument("--events", type=Path)
+    ns = parser.parse_args(args)
+    return ScriptedCard(bytes.fromhex(ns.atr), ns.events)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")

@@ -6,11 +6,16 @@ No pcscd, no root: these run everywhere. The fake sends frames the way Debian's 
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -410,3 +415,35 @@ def test_every_apdu_crosses_unchanged() -> None:
     finally:
         client.stop()
         fake.close()
+
+
+def test_command_line_serves_a_handler_and_stops_on_sigterm(vpcd: FakeVpcd) -> None:
+    """``python -m simulator.vpcd --handler module:factory``: served, then a clean exit."""
+    atr = bytes.fromhex("3B8F8001804F0CA0000003060300030000000068")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "simulator.vpcd",
+            "--handler",
+            "scripted_card:make_handler",
+            "--port",
+            str(vpcd.port),
+            "--",
+            "--atr",
+            atr.hex(),
+        ],
+        env=env,
+    )
+    try:
+        vpcd.accept(timeout=30)
+        assert vpcd.atr() == atr
+        assert vpcd.apdu(bytes.fromhex("00EE000001AA")) == bytes.fromhex("00EE000001AA9000")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        vpcd.expect_eof()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
