@@ -47,6 +47,7 @@ from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.x509.oid import ExtensionOID
 
 from jpki_sdk.verify.revocation._der import DerError
 from jpki_sdk.verify.revocation._sig import (
@@ -60,8 +61,8 @@ from jpki_sdk.verify.revocation.crl_parse import (
     ParsedCrl,
     RevokedEntry,
     build_directory,
-    certificate_dp_keys,
     decode_crls,
+    distribution_point_keys,
     dp_display,
     dp_key,
     parse_crl,
@@ -104,6 +105,7 @@ UTC = dt.timezone.utc
 MAGIC = b"JPKICRX\x01"
 FILE_SUFFIX = ".crlx"
 _HEADER_LIMIT = 1 << 20
+_DP_CACHE_SIZE = 8192
 _ALIGN = 8
 
 
@@ -221,12 +223,15 @@ class IngestReport:
     partition: PartitionInfo
     previous_number: int | None
     seconds: float
+    #: Seconds per phase: "parse", "verify" (issuer + signature), "index", "store".
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "action": self.action,
             "previous_number": self.previous_number,
             "seconds": round(self.seconds, 4),
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "partition": self.partition.to_dict(),
         }
 
@@ -616,6 +621,7 @@ class CrlIndex:
         self._lock = threading.Lock()
         self._snapshot = _Snapshot()
         self._issuer_ids: dict[x509.Certificate, bytes] = {}
+        self._dp_cache: dict[Any, list[tuple[bytes, x509.GeneralName]]] = {}
         self.load_errors: tuple[tuple[str, str], ...] = ()
         if self._dir is not None:
             self._dir.mkdir(parents=True, exist_ok=True)
@@ -690,7 +696,9 @@ class CrlIndex:
         """
         started = time.perf_counter()
         parsed = parse_crl(bytes(der), source=source)
+        t_parsed = time.perf_counter()
         root = self._select_issuer(parsed)
+        t_verified = time.perf_counter()
         now = self._clock.now()
         if parsed.this_update > now + self.clock_skew:
             raise CrlNotYetValidError(
@@ -732,6 +740,7 @@ class CrlIndex:
             source=source,
         )
         directory = build_directory(table.keys, table.idx_bits)
+        t_indexed = time.perf_counter()
         info = PartitionInfo(
             partition_id=pid,
             issuer_id=issuer_id,
@@ -775,7 +784,14 @@ class CrlIndex:
             stats[pid] = stat
             self._snapshot = _Snapshot.build(parts, stats)
         action = "added" if current is None else "replaced"
-        elapsed = time.perf_counter() - started
+        done = time.perf_counter()
+        elapsed = done - started
+        timings = {
+            "parse": t_parsed - started,
+            "verify": t_verified - t_parsed,
+            "index": t_indexed - t_verified,
+            "store": done - t_indexed,
+        }
         logger.info(
             "CRL %s %s: number %d, %d entries, next update %s (%.3f s)",
             info.label,
@@ -786,7 +802,11 @@ class CrlIndex:
             elapsed,
         )
         return IngestReport(
-            action, partition.info, None if current is None else current.crl_number, elapsed
+            action,
+            partition.info,
+            None if current is None else current.crl_number,
+            elapsed,
+            timings,
         )
 
     def _select_issuer(self, parsed: ParsedCrl) -> x509.Certificate:
@@ -955,13 +975,32 @@ class CrlIndex:
             self._issuer_ids[issuer] = cached
         return cached
 
+    def _certificate_dp_keys(self, cert: x509.Certificate) -> list[tuple[bytes, x509.GeneralName]]:
+        """DP keys of ``cert``, cached per distinct cRLDistributionPoints value (there is one
+        per municipality and hierarchy: encoding the DirName is the costly part)."""
+        try:
+            ext = cert.extensions.get_extension_for_oid(ExtensionOID.CRL_DISTRIBUTION_POINTS)
+        except x509.ExtensionNotFound:
+            return []
+        value = ext.value
+        assert isinstance(value, x509.CRLDistributionPoints)
+        relative = any(p.relative_name is not None for p in value)
+        cache_key: Any = (value, cert.issuer) if relative else value
+        cached = self._dp_cache.get(cache_key)
+        if cached is None:
+            cached = distribution_point_keys(value, cert.issuer)
+            if len(self._dp_cache) >= _DP_CACHE_SIZE:
+                self._dp_cache.clear()
+            self._dp_cache[cache_key] = cached
+        return cached
+
     def find_partition(
         self, cert: x509.Certificate, issuer: x509.Certificate
     ) -> tuple[CrlPartition | None, str]:
         """The partition covering ``cert`` and a description of what was looked for."""
         snap = self._snapshot
         iid = self.issuer_id(issuer)
-        dps = certificate_dp_keys(cert)
+        dps = self._certificate_dp_keys(cert)
         for key, _ in dps:
             part = snap.by_key.get((iid, key))
             if part is not None:
@@ -969,7 +1008,7 @@ class CrlIndex:
         part = snap.by_key.get((iid, b""))
         if part is not None:
             return part, part.info.label
-        wanted = ", ".join(d for _, d in dps) if dps else "no CRL distribution point"
+        wanted = ", ".join(dp_display(gn) for _, gn in dps) if dps else "no CRL distribution point"
         return None, f"{wanted} [issuer key {key_identifier(issuer).hex()[:16]}]"
 
     def check(

@@ -312,16 +312,24 @@ def dp_display(general_name: x509.GeneralName) -> str:
     return repr(general_name)
 
 
-def certificate_dp_keys(cert: x509.Certificate) -> list[tuple[bytes, str]]:
-    """The CRL distribution point keys of ``cert`` (DirName/URI full names, relative names
-    resolved against the issuer); DPs naming another CRL issuer are ignored."""
+def certificate_dp_keys(cert: x509.Certificate) -> list[tuple[bytes, x509.GeneralName]]:
+    """The CRL distribution point keys of ``cert`` with their names (DirName/URI full names,
+    relative names resolved against the issuer); DPs naming another CRL issuer are ignored."""
     try:
         ext = cert.extensions.get_extension_for_oid(ExtensionOID.CRL_DISTRIBUTION_POINTS)
     except x509.ExtensionNotFound:
         return []
-    out: list[tuple[bytes, str]] = []
     value = ext.value
     assert isinstance(value, x509.CRLDistributionPoints)
+    return distribution_point_keys(value, cert.issuer)
+
+
+def distribution_point_keys(
+    value: x509.CRLDistributionPoints, issuer: x509.Name
+) -> list[tuple[bytes, x509.GeneralName]]:
+    """Keys of the usable names in a cRLDistributionPoints value (see
+    :func:`certificate_dp_keys`)."""
+    out: list[tuple[bytes, x509.GeneralName]] = []
     for point in value:
         if point.crl_issuer:
             continue
@@ -329,13 +337,13 @@ def certificate_dp_keys(cert: x509.Certificate) -> list[tuple[bytes, str]]:
         if point.full_name is not None:
             names = point.full_name
         elif point.relative_name is not None:
-            names = [x509.DirectoryName(_append_rdn(cert.issuer, point.relative_name))]
+            names = [x509.DirectoryName(_append_rdn(issuer, point.relative_name))]
         else:
             continue
         for gn in names:
             key = dp_key(gn)
             if key is not None:
-                out.append((key, dp_display(gn)))
+                out.append((key, gn))
     return out
 
 
