@@ -56,6 +56,7 @@ def big_cert_der(card_key: rsa.RSAPrivateKey) -> bytes:
 # --------------------------------------------------------------------- simulator-backed rigs
 
 from collections.abc import Callable, Iterator  # noqa: E402
+from typing import Any  # noqa: E402
 
 from simrig import Rig, StateCache, with_profile  # noqa: E402
 
@@ -63,8 +64,9 @@ from simulator.profile import CardProfile  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def state_cache() -> StateCache:
-    return StateCache()
+def state_cache(test_pki: Any) -> StateCache:
+    """Provisioned cards on the simulator plugin's session PKI (``test_pki``)."""
+    return StateCache(test_pki)
 
 
 @pytest.fixture(params=["inproc", pytest.param("pcsc", marks=pytest.mark.pcsc)])

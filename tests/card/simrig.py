@@ -55,9 +55,9 @@ class RecordingTracer(ApduTracer):
 class StateCache:
     """Provisioned card states, built once per session (RSA key generation is slow)."""
 
-    def __init__(self) -> None:
+    def __init__(self, pki: TestPki | None = None) -> None:
         self._lock = threading.Lock()
-        self._pki: TestPki | None = None
+        self._pki: TestPki | None = pki
         self._states: dict[tuple[str, bool], CardState] = {}
 
     def pki(self) -> TestPki:
