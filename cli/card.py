@@ -176,10 +176,12 @@ def _fail(ctx: click.Context, error: BaseException, code: int) -> None:
         payload: dict[str, Any] = {
             "error": {"type": type(error).__name__, "message": message, "exit_code": code}
         }
-        for attr in ("remaining", "sw"):
-            value = getattr(error, attr, None)
-            if value is not None:
-                payload["error"][attr] = value
+        remaining = getattr(error, "remaining", None)
+        if remaining is not None:
+            payload["error"]["remaining"] = remaining
+        sw = getattr(error, "sw", None)
+        if isinstance(sw, int):
+            payload["error"]["sw"] = f"{sw:04X}"
         kind = getattr(error, "kind", None)
         if kind is not None and hasattr(kind, "value"):
             payload["error"]["pin" if isinstance(kind, PinKind) else "kind"] = kind.value
