@@ -298,41 +298,61 @@ def wait_for_card(
     progress: ProgressCallback | None = None,
     new_only: bool = False,
 ) -> JpkiCard:
-    """Wait until a JPKI card is presented (in ``reader``, or any reader) and open it.
+    """Wait until a JPKI card is in ``reader`` (or any reader) and open a session on it.
 
-    Cards that are not JPKI cards are skipped (the wait goes on for the next card). Raises
+    A card already present counts unless ``new_only``. Cards that are not JPKI cards (or that
+    leave again at once) are skipped and the wait goes on. Raises
     :class:`CardWaitTimeoutError` after ``timeout`` seconds (None waits forever).
     """
     if timeout is not None and timeout < 0:
         raise ValueError("timeout must be >= 0 or None")
     pcsc = _pcsc()
     deadline = None if timeout is None else time.monotonic() + timeout
-    skip: set[tuple[str, bytes | None]] = set()
-    while True:
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        try:
-            event = pcsc.wait_for_card(reader, remaining, new_only=new_only)
-        except ApduNoCardError:
-            where = repr(reader) if reader is not None else "any reader"
-            raise CardWaitTimeoutError(
-                f"no JPKI card in {where} within {timeout} s", reader=reader
-            ) from None
-        except ApduError as exc:
-            raise _translate(exc, "waiting for a card", reader) from exc
-        if (event.reader, event.atr) in skip:
-            new_only = True
-            if deadline is not None and time.monotonic() >= deadline:
-                raise CardWaitTimeoutError(f"no JPKI card within {timeout} s", reader=reader)
-            time.sleep(0.05)
-            continue
-        try:
-            return open_card(event.reader, cache=cache, tracer=tracer, progress=progress)
-        except NotJpkiCardError:
-            logger.info("card in %r is not a JPKI card; still waiting", event.reader)
-            skip.add((event.reader, event.atr))
-            new_only = True
-        except (NoCardError, CardRemovedError):
-            new_only = False  # removed again already: wait for the next one
+    try:
+        name = None if reader is None else _resolve_reader_name(pcsc, reader)
+        watcher = pcsc.CardWatcher(readers=None if name is None else [name], watch_readers=False)
+        watcher.start()
+    except ApduError as exc:
+        raise _translate(exc, "waiting for a card", reader) from exc
+    try:
+        skip = set(watcher.initial_events) if new_only else set()
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            event = watcher.get(remaining)
+            if event is None:
+                where = repr(name) if name is not None else "any reader"
+                raise CardWaitTimeoutError(
+                    f"no JPKI card in {where} within {timeout} s", reader=name
+                )
+            if event.kind.value == CardEventKind.REMOVED.value:
+                skip = {e for e in skip if e.reader != event.reader}
+                continue
+            if event.kind.value != CardEventKind.INSERTED.value or event in skip:
+                continue
+            try:
+                return open_card(event.reader, cache=cache, tracer=tracer, progress=progress)
+            except NotJpkiCardError:
+                logger.info("card in %r is not a JPKI card; still waiting", event.reader)
+            except (NoCardError, CardRemovedError, ReaderUnavailableError) as exc:
+                logger.info(
+                    "card in %r not usable (%s); still waiting", event.reader, type(exc).__name__
+                )
+    finally:
+        watcher.stop()
+
+
+def _resolve_reader_name(pcsc: ModuleType, reader: str) -> str:
+    """``reader`` if it is a reader's name, else the one reader whose name starts with it."""
+    names: list[str] = [str(info.name) for info in pcsc.list_readers()]
+    if reader in names:
+        return reader
+    prefixed = [n for n in names if reader and n.startswith(reader)]
+    if len(prefixed) == 1:
+        return prefixed[0]
+    detail = "matches several readers" if prefixed else "is not a reader"
+    raise NoReaderError(
+        f"{reader!r} {detail} (readers: {', '.join(map(repr, names)) or 'none'})", reader=reader
+    )
 
 
 # ---------------------------------------------------------------------------------- events

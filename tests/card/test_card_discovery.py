@@ -174,6 +174,20 @@ def test_wait_for_card(pcsc_stack: Any, cards: Callable[..., Any]) -> None:
 
 
 @pytest.mark.pcsc
+def test_wait_for_card_finds_a_present_jpki_card_behind_another_card(
+    pcsc_stack: Any, cards: Callable[..., Any]
+) -> None:
+    cards(0, "foreign")
+    cards(1, "jpki")
+    with wait_for_card(timeout=10) as card:
+        assert card.slot == pcsc_slot(pcsc_stack.reader_name(1))
+    with pytest.raises(CardWaitTimeoutError):
+        wait_for_card(timeout=0.5, new_only=True)
+    with pytest.raises(NoReaderError):
+        wait_for_card("No Such Reader", timeout=0.5)
+
+
+@pytest.mark.pcsc
 def test_events_reach_the_kiosk_and_empty_the_cache(
     pcsc_stack: Any, cards: Callable[..., Any]
 ) -> None:
