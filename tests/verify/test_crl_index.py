@@ -160,6 +160,15 @@ def test_generation_chosen_by_key_not_name(roots: list[x509.Certificate]) -> Non
     )
 
 
+def test_wrong_issuer_given_is_not_answered(roots: list[x509.Certificate]) -> None:
+    index = new_index(roots)
+    index.ingest(basic_crl(generation=2))
+    index.ingest(basic_crl(generation=3))
+    answer = CrlSource(index).check(make_ee(0x1001, generation=2), make_root(3), NOW)
+    assert answer.status is RevocationStatus.UNKNOWN
+    assert answer.detail.startswith("issuer mismatch")
+
+
 def test_no_aki_chooses_by_signature(roots: list[x509.Certificate]) -> None:
     index = new_index(roots)
     der = build_crl_der([entry_der(7, REVOKED_AT)], CrlSpec(generation=3), aki=False)

@@ -620,7 +620,7 @@ class CrlIndex:
         self._verify = verify_checksums
         self._lock = threading.Lock()
         self._snapshot = _Snapshot()
-        self._issuer_ids: dict[x509.Certificate, bytes] = {}
+        self._issuer_ids: dict[x509.Certificate, tuple[bytes, bytes]] = {}
         self._dp_cache: dict[Any, list[tuple[bytes, x509.GeneralName]]] = {}
         self.load_errors: tuple[tuple[str, str], ...] = ()
         if self._dir is not None:
@@ -967,9 +967,13 @@ class CrlIndex:
 
     def issuer_id(self, issuer: x509.Certificate) -> bytes:
         """SHA-256 of the issuer's SubjectPublicKeyInfo (cached per issuer certificate)."""
+        return self._issuer_ids_of(issuer)[0]
+
+    def _issuer_ids_of(self, issuer: x509.Certificate) -> tuple[bytes, bytes]:
+        """(SPKI SHA-256, key identifier) of an issuer, cached per issuer certificate."""
         cached = self._issuer_ids.get(issuer)
         if cached is None:
-            cached = spki_sha256(issuer)
+            cached = (spki_sha256(issuer), key_identifier(issuer))
             if len(self._issuer_ids) > 256:
                 self._issuer_ids.clear()
             self._issuer_ids[issuer] = cached
@@ -999,7 +1003,16 @@ class CrlIndex:
     ) -> tuple[CrlPartition | None, str]:
         """The partition covering ``cert`` and a description of what was looked for."""
         snap = self._snapshot
-        iid = self.issuer_id(issuer)
+        iid, issuer_kid = self._issuer_ids_of(issuer)
+        try:
+            aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+        except x509.ExtensionNotFound:
+            aki = None
+        if aki is not None and aki.key_identifier is not None and aki.key_identifier != issuer_kid:
+            return None, (
+                f"issuer mismatch: the certificate's authority key id "
+                f"{aki.key_identifier.hex()[:16]} is not the given issuer's {issuer_kid.hex()[:16]}"
+            )
         dps = self._certificate_dp_keys(cert)
         for key, _ in dps:
             part = snap.by_key.get((iid, key))
@@ -1009,7 +1022,7 @@ class CrlIndex:
         if part is not None:
             return part, part.info.label
         wanted = ", ".join(dp_display(gn) for _, gn in dps) if dps else "no CRL distribution point"
-        return None, f"{wanted} [issuer key {key_identifier(issuer).hex()[:16]}]"
+        return None, f"{wanted} [issuer key {issuer_kid.hex()[:16]}]"
 
     def check(
         self,
@@ -1023,7 +1036,11 @@ class CrlIndex:
         part, label = self.find_partition(cert, issuer)
         if part is None:
             return RevocationAnswer(
-                RevocationStatus.UNKNOWN, source_name, detail=f"partition missing: {label}"
+                RevocationStatus.UNKNOWN,
+                source_name,
+                detail=label
+                if label.startswith("issuer mismatch")
+                else f"partition missing: {label}",
             )
         info = part.info
         if info.scope != "all" and info.scope != ("ca" if _is_ca(cert) else "user"):
