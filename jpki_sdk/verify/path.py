@@ -8,8 +8,9 @@ holding only that root, so the path cryptography validates is exactly the one re
 The web-PKI defaults do not fit JPKI certificates (a critical certificatePolicies extension,
 no subjectAltName on the authentication certificate), so each purpose gets its own end-entity
 :class:`~cryptography.x509.verification.ExtensionPolicy` built on ``permit_all`` (which still
-rejects any critical extension it has not been told about) with validators that re-check the
-profile on cryptography's own parse. The roots are checked with the web-PKI CA policy.
+rejects any critical extension it has not been told about) that fixes the presence and
+criticality of each profile extension; their values are checked by the profile just before.
+The roots are checked with the web-PKI CA policy.
 
 cryptography refuses SHA-1 certificate signatures outright. When the caller explicitly allows
 SHA-1, a sha1WithRSAEncryption certificate is instead checked here with the root's key, after
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from datetime import datetime
 
 from cryptography import x509
@@ -30,14 +30,13 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.verification import (
     Criticality,
     ExtensionPolicy,
-    Policy,
     PolicyBuilder,
     Store,
 )
 from cryptography.x509.verification import VerificationError as _CryptoVerificationError
 
 from jpki_sdk.verify.errors import CertificateSignatureError, PathValidationError
-from jpki_sdk.verify.profiles import SIG_SHA1_RSA, Profile, Purpose, profile_for
+from jpki_sdk.verify.profiles import SIG_SHA1_RSA, Purpose, profile_for
 from jpki_sdk.verify.trust import TrustAnchor
 
 __all__ = ["VALIDATOR_CRYPTOGRAPHY", "VALIDATOR_SHA1_LEGACY", "PathValidator"]
@@ -48,83 +47,25 @@ VALIDATOR_CRYPTOGRAPHY = "cryptography.x509.verification"
 VALIDATOR_SHA1_LEGACY = "sha1-legacy"
 
 
-def _key_usage_validator(
-    profile: Profile,
-) -> Callable[[Policy, x509.Certificate, x509.KeyUsage], None]:
-    wanted = profile.key_usage
+def _ee_policy(purpose: Purpose) -> ExtensionPolicy:
+    """Presence and criticality of the JPKI end-entity extensions for ``purpose``.
 
-    def validate(policy: Policy, cert: x509.Certificate, ku: x509.KeyUsage) -> None:
-        present = {
-            "digital_signature": ku.digital_signature,
-            "content_commitment": ku.content_commitment,
-            "key_encipherment": ku.key_encipherment,
-            "data_encipherment": ku.data_encipherment,
-            "key_agreement": ku.key_agreement,
-            "key_cert_sign": ku.key_cert_sign,
-            "crl_sign": ku.crl_sign,
-        }
-        names = {k for k, v in present.items() if v}
-        if ku.key_agreement and (ku.encipher_only or ku.decipher_only):
-            names.add("encipher_or_decipher_only")
-        if names != wanted:
-            raise ValueError(f"keyUsage {sorted(names)} is not exactly {sorted(wanted)}")
-
-    return validate
-
-
-def _eku_validator(
-    profile: Profile,
-) -> Callable[[Policy, x509.Certificate, x509.ExtendedKeyUsage], None]:
-    wanted = profile.ext_key_usage or frozenset()
-
-    def validate(policy: Policy, cert: x509.Certificate, eku: x509.ExtendedKeyUsage) -> None:
-        found = [oid.dotted_string for oid in eku]
-        if set(found) != wanted or len(found) != len(wanted):
-            raise ValueError(f"extKeyUsage {found} is not exactly {sorted(wanted)}")
-
-    return validate
-
-
-def _policy_validator(
-    allowed: frozenset[str],
-) -> Callable[[Policy, x509.Certificate, x509.CertificatePolicies], None]:
-    def validate(policy: Policy, cert: x509.Certificate, cps: x509.CertificatePolicies) -> None:
-        found = [info.policy_identifier.dotted_string for info in cps]
-        if len(found) != 1 or found[0] not in allowed:
-            raise ValueError(f"certificatePolicies {found} is not one of {sorted(allowed)}")
-
-    return validate
-
-
-def _not_ca(policy: Policy, cert: x509.Certificate, bc: x509.BasicConstraints | None) -> None:
-    if bc is not None and bc.ca:
-        raise ValueError("end-entity certificate has cA=TRUE")
-
-
-def _ee_policy(purpose: Purpose, *, test_root: bool) -> ExtensionPolicy:
+    Built on ``permit_all`` (which still rejects every critical extension not named here).
+    The values (exact key usage, extended key usage, policy) are checked by
+    :func:`jpki_sdk.verify.profiles.check_profile` just before; repeating them in Python
+    validator callbacks here would only add a second parse of the same bytes per certificate.
+    """
     profile = profile_for(purpose)
     policy = (
         ExtensionPolicy.permit_all()
-        .require_present(
-            x509.KeyUsage,
-            Criticality.CRITICAL,
-            _key_usage_validator(profile),
-        )
-        .require_present(
-            x509.CertificatePolicies,
-            Criticality.CRITICAL,
-            _policy_validator(profile.allowed_policies(test_root=test_root)),
-        )
-        .may_be_present(x509.BasicConstraints, Criticality.AGNOSTIC, _not_ca)
+        .require_present(x509.KeyUsage, Criticality.CRITICAL, None)
+        .require_present(x509.CertificatePolicies, Criticality.CRITICAL, None)
+        .may_be_present(x509.BasicConstraints, Criticality.AGNOSTIC, None)
     )
     if profile.ext_key_usage is None:
         policy = policy.require_not_present(x509.ExtendedKeyUsage)
     else:
-        policy = policy.require_present(
-            x509.ExtendedKeyUsage,
-            Criticality.AGNOSTIC,
-            _eku_validator(profile),
-        )
+        policy = policy.may_be_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, None)
     if profile.requires_san:
         policy = policy.require_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, None)
     else:
@@ -142,22 +83,20 @@ class PathValidator:
     def __init__(self, *, allow_sha1: bool = False) -> None:
         self._allow_sha1 = allow_sha1
         self._lock = threading.Lock()
-        self._built: dict[tuple[str, bool, Purpose], tuple[Store, ExtensionPolicy]] = {}
+        self._built: dict[tuple[str, bool], Store] = {}
+        self._ee_policies = {p: _ee_policy(p) for p in Purpose}
         self._ca_policy = ExtensionPolicy.webpki_defaults_ca()
 
-    def _parts(self, anchor: TrustAnchor, purpose: Purpose) -> tuple[Store, ExtensionPolicy]:
-        key = (anchor.fingerprint_sha256, anchor.is_test, purpose)
-        parts = self._built.get(key)
-        if parts is None:
+    def _store(self, anchor: TrustAnchor) -> Store:
+        key = (anchor.fingerprint_sha256, anchor.is_test)
+        store = self._built.get(key)
+        if store is None:
             with self._lock:
-                parts = self._built.get(key)
-                if parts is None:
-                    parts = (
-                        Store([anchor.certificate]),
-                        _ee_policy(purpose, test_root=anchor.is_test),
-                    )
-                    self._built[key] = parts
-        return parts
+                store = self._built.get(key)
+                if store is None:
+                    store = Store([anchor.certificate])
+                    self._built[key] = store
+        return store
 
     def validate(
         self, cert: x509.Certificate, anchor: TrustAnchor, purpose: Purpose, at: datetime
@@ -169,13 +108,12 @@ class PathValidator:
         if cert.signature_algorithm_oid.dotted_string == SIG_SHA1_RSA and self._allow_sha1:
             self._validate_sha1(cert, anchor)
             return VALIDATOR_SHA1_LEGACY
-        store, ee_policy = self._parts(anchor, purpose)
         verifier = (
             PolicyBuilder()
-            .store(store)
+            .store(self._store(anchor))
             .time(at)
             .max_chain_depth(0)
-            .extension_policies(ca_policy=self._ca_policy, ee_policy=ee_policy)
+            .extension_policies(ca_policy=self._ca_policy, ee_policy=self._ee_policies[purpose])
             .build_client_verifier()
         )
         try:

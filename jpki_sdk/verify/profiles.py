@@ -25,7 +25,7 @@ import enum
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -229,12 +229,26 @@ def _tlv(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
 
 
 def _children(buf: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
-    """The TLVs inside ``buf[start:end]`` as (tag, content start, content end)."""
-    out = []
+    """The TLVs inside ``buf[start:end]`` as (tag, content start, content end).
+
+    Same rules as :func:`_tlv`, inlined: this loop is the verifier's hot path.
+    """
+    out: list[tuple[int, int, int]] = []
+    append = out.append
     pos = start
     while pos < end:
-        tag, s, e = _tlv(buf, pos, end)
-        out.append((tag, s, e))
+        if end - pos < 2:
+            raise _DerError("truncated")
+        tag = buf[pos]
+        first = buf[pos + 1]
+        if first < 0x80 and tag & 0x1F != 0x1F:
+            s = pos + 2
+            e = s + first
+            if e > end:
+                raise _DerError("length beyond the enclosing value")
+        else:
+            tag, s, e = _tlv(buf, pos, end)
+        append((tag, s, e))
         pos = e
     return out
 
@@ -304,8 +318,7 @@ def _oid(content: bytes) -> str:
     return dotted
 
 
-@dataclass(frozen=True)
-class RawExtension:
+class RawExtension(NamedTuple):
     """One extension as it is in the certificate: OID, critical flag, DER value."""
 
     oid: str
@@ -328,7 +341,6 @@ class CertificateFacts:
     ext_key_usage: tuple[str, ...] | None
     policies: tuple[str, ...] | None
     authority_key_id: bytes | None
-    subject_key_id: bytes | None
     is_ca: bool | None
 
     def extension(self, oid: str) -> RawExtension | None:
@@ -336,6 +348,19 @@ class CertificateFacts:
             if ext.oid == oid:
                 return ext
         return None
+
+    @property
+    def subject_key_id(self) -> bytes | None:
+        """The subjectKeyIdentifier, or None (decoded on demand: roots need it, EEs do not)."""
+        ext = self.extension(OID_SUBJECT_KEY_ID)
+        if ext is None:
+            return None
+        try:
+            return _decode_octets(ext.value)
+        except (_DerError, IndexError, ValueError) as exc:
+            raise ExtensionMalformedError(
+                f"extension {OID_SUBJECT_KEY_ID} cannot be decoded: {exc}", oid=OID_SUBJECT_KEY_ID
+            ) from None
 
     @property
     def critical_oids(self) -> tuple[str, ...]:
@@ -349,12 +374,9 @@ class CertificateFacts:
             issuer, subject, exts = _walk_certificate(der)
         except _DerError as exc:
             raise CertificateParseError(f"certificate DER is malformed: {exc}") from None
-        seen: set[str] = set()
-        for ext in exts:
-            if ext.oid in seen:
-                raise CertificateParseError(f"extension {ext.oid} appears twice")
-            seen.add(ext.oid)
         by_oid = {e.oid: e.value for e in exts}
+        if len(by_oid) != len(exts):
+            raise CertificateParseError("an extension appears twice")
         return cls(
             extensions=tuple(exts),
             issuer_der=issuer,
@@ -363,62 +385,113 @@ class CertificateFacts:
             ext_key_usage=_decoded(by_oid, OID_EXT_KEY_USAGE, _decode_oid_sequence),
             policies=_decoded(by_oid, OID_CERT_POLICIES, _decode_policies),
             authority_key_id=_decoded(by_oid, OID_AUTHORITY_KEY_ID, _decode_aki),
-            subject_key_id=_decoded(by_oid, OID_SUBJECT_KEY_ID, _decode_octets),
             is_ca=_decoded(by_oid, OID_BASIC_CONSTRAINTS, _decode_basic_constraints),
         )
 
 
 def _walk_certificate(der: bytes) -> tuple[bytes, bytes, list[RawExtension]]:
-    end = len(der)
-    tag, s, e = _tlv(der, 0, end)
-    if tag != 0x30 or e != end:
-        raise _DerError("not one SEQUENCE")
-    parts = _children(der, s, e)
-    if len(parts) != 3 or parts[0][0] != 0x30:
-        raise _DerError("certificate is not tbsCertificate, algorithm, signature")
-    _, ts, te = parts[0]
-    fields = _children_with_start(der, ts, te)
-    index = 1 if fields and fields[0][1] == 0xA0 else 0
-    if len(fields) < index + 6:
-        raise _DerError("tbsCertificate has too few fields")
-    issuer_start, issuer_tag, _, issuer_end = fields[index + 2]
-    subject_start, subject_tag, _, subject_end = fields[index + 4]
-    if issuer_tag != 0x30 or subject_tag != 0x30:
-        raise _DerError("issuer/subject is not a Name")
-    issuer = der[issuer_start:issuer_end]
-    subject = der[subject_start:subject_end]
-    exts: list[RawExtension] = []
-    for _start, tag, cs, ce in fields[index + 6 :]:
-        if tag != 0xA3:
-            continue
-        seq_tag, ss, se = _tlv(der, cs, ce)
-        if seq_tag != 0x30 or se != ce:
-            raise _DerError("extensions is not one SEQUENCE")
-        for ext_tag, es, ee in _children(der, ss, se):
-            if ext_tag != 0x30:
-                raise _DerError("extension is not a SEQUENCE")
-            items = _children(der, es, ee)
-            if len(items) not in (2, 3) or items[0][0] != 0x06:
-                raise _DerError("extension is not OID, [critical], value")
-            critical = False
-            if len(items) == 3:
-                btag, bs, be = items[1]
-                if btag != 0x01 or be - bs != 1 or der[bs] not in (0x00, 0xFF):
-                    raise _DerError("extension critical flag is not a DER BOOLEAN")
-                critical = der[bs] == 0xFF
-            vtag, vs, ve = items[-1]
-            if vtag != 0x04:
-                raise _DerError("extension value is not an OCTET STRING")
-            exts.append(RawExtension(_oid(der[items[0][1] : items[0][2]]), critical, der[vs:ve]))
+    """(issuer Name DER, subject Name DER, extensions) of a certificate, strict DER framing.
+
+    Written as one function with an inlined header reader: it runs once per certificate seen.
+    """
+    n = len(der)
+
+    def header(pos: int, end: int) -> tuple[int, int, int]:
+        tag = der[pos]
+        if tag & 0x1F == 0x1F:
+            raise _DerError("high tag numbers are not used in certificates")
+        length = der[pos + 1]
+        pos += 2
+        if length & 0x80:
+            k = length & 0x7F
+            if k == 0 or k > 4 or der[pos] == 0:
+                raise _DerError("bad or non-minimal length")
+            length = int.from_bytes(der[pos : pos + k], "big")
+            if length < 0x80:
+                raise _DerError("non-minimal length")
+            pos += k
+        stop = pos + length
+        if stop > end:
+            raise _DerError("length beyond the enclosing value")
+        return tag, pos, stop
+
+    try:
+        tag, s, e = header(0, n)
+        if tag != 0x30 or e != n:
+            raise _DerError("not one SEQUENCE")
+        tag, ts, te = header(s, e)
+        if tag != 0x30:
+            raise _DerError("tbsCertificate is not a SEQUENCE")
+        tag, _, a_e = header(te, e)
+        tag2, _, b_e = header(a_e, e)
+        if tag != 0x30 or tag2 != 0x03 or b_e != e:
+            raise _DerError("certificate is not tbsCertificate, algorithm, signature")
+        pos = ts
+        field = -1 if der[ts] == 0xA0 else 0
+        issuer = subject = b""
+        exts: list[RawExtension] = []
+        append = exts.append
+        while pos < te:
+            tag, cs, ce = header(pos, te)
+            if field == 2:
+                if tag != 0x30:
+                    raise _DerError("issuer is not a Name")
+                issuer = der[pos:ce]
+            elif field == 4:
+                if tag != 0x30:
+                    raise _DerError("subject is not a Name")
+                subject = der[pos:ce]
+            elif tag == 0xA3 and field >= 6:
+                t2, p, se = header(cs, ce)
+                if t2 != 0x30 or se != ce:
+                    raise _DerError("extensions is not one SEQUENCE")
+                while p < se:
+                    t3, es, ee = header(p, se)
+                    if t3 != 0x30:
+                        raise _DerError("extension is not a SEQUENCE")
+                    # Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue }
+                    t4, os_, oe = header(es, ee)
+                    if t4 != 0x06:
+                        raise _DerError("extension does not start with an OID")
+                    critical = False
+                    t5, vs, ve = header(oe, ee)
+                    if t5 == 0x01:
+                        if ve - vs != 1 or der[vs] != 0xFF:  # DER never encodes the default
+                            raise _DerError("extension critical flag is not DER BOOLEAN TRUE")
+                        critical = True
+                        t5, vs, ve = header(ve, ee)
+                    if t5 != 0x04 or ve != ee:
+                        raise _DerError("extension value is not one OCTET STRING")
+                    append(RawExtension(_oid(der[os_:oe]), critical, der[vs:ve]))
+                    p = ee
+            field += 1
+            pos = ce
+        if field < 6:
+            raise _DerError("tbsCertificate has too few fields")
+    except IndexError:
+        raise _DerError("truncated") from None
     return issuer, subject, exts
 
 
+_DECODED: dict[tuple[str, bytes], object] = {}
+_DECODED_MAX = 4096
+
+
 def _decoded(by_oid: dict[str, bytes], oid: str, decode: Callable[[bytes], _T]) -> _T | None:
+    """Decode an extension value; results are memoized by (OID, value): every certificate of
+    one kind carries byte-identical keyUsage, extKeyUsage, policies and AKI values."""
     value = by_oid.get(oid)
     if value is None:
         return None
+    key = (oid, value)
+    cached = _DECODED.get(key)
+    if cached is not None:
+        return cached  # type: ignore[return-value]
     try:
-        return decode(value)
+        result = decode(value)
+        if len(_DECODED) < _DECODED_MAX and len(value) <= 256:
+            _DECODED[key] = result
+        return result
     except (_DerError, IndexError, ValueError) as exc:
         raise ExtensionMalformedError(
             f"extension {oid} cannot be decoded: {exc}", oid=oid

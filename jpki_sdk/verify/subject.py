@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from cryptography import x509
@@ -244,9 +245,36 @@ class Subject:
     is_test_root: bool
     not_before: datetime
     not_after: datetime
-    crl_prefecture: str | None
-    crl_municipality: str | None
-    municipality_code_consistent: bool | None
+    crl_distribution_point_der: bytes | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def crl_distribution_point(self) -> CrlDistributionPoint | None:
+        """The directory-name CRL distribution point (read on first use)."""
+        if self.crl_distribution_point_der is None:
+            return None
+        return read_crl_distribution_point(self.crl_distribution_point_der)
+
+    @property
+    def crl_prefecture(self) -> str | None:
+        dp = self.crl_distribution_point
+        return dp.prefecture if dp is not None else None
+
+    @property
+    def crl_municipality(self) -> str | None:
+        dp = self.crl_distribution_point
+        return dp.municipality if dp is not None else None
+
+    @property
+    def municipality_code_consistent(self) -> bool | None:
+        """Whether the CN's prefecture digits agree with the CRL DP (None: cannot tell)."""
+        consistent = _consistent(self.municipality_code, self.crl_distribution_point)
+        if consistent is False:
+            logger.info(
+                "CN municipality code %s does not match CRL DP prefecture %s",
+                self.municipality_code,
+                self.crl_prefecture,
+            )
+        return consistent
 
     @property
     def serial_hex(self) -> str:
@@ -280,6 +308,9 @@ class Subject:
         cert: x509.Certificate,
         anchor: TrustAnchor,
         facts: CertificateFacts | None = None,
+        *,
+        not_before: datetime | None = None,
+        not_after: datetime | None = None,
     ) -> Subject:
         """Build the subject; :class:`SubjectError` when the certificate has no single CN."""
         if facts is None:
@@ -289,22 +320,15 @@ class Subject:
         cn = _common_name(cert, facts)
         if not cn:
             raise SubjectError("the certificate subject has no single, non-empty CN")
-        code = municipality_code_from_cn(cn)
         dp_ext = facts.extension(OID_CRL_DISTRIBUTION_POINTS)
-        dp = read_crl_distribution_point(dp_ext.value) if dp_ext is not None else None
-        consistent = _consistent(code, dp)
-        if consistent is False:
-            logger.info("CN municipality code %s does not match CRL DP prefecture %s", code, dp)
         return cls(
             serial=cert.serial_number,
             cn=cn,
-            municipality_code=code,
+            municipality_code=municipality_code_from_cn(cn),
             root_name=anchor.name,
             root_generation=anchor.generation,
             is_test_root=anchor.is_test,
-            not_before=cert.not_valid_before_utc,
-            not_after=cert.not_valid_after_utc,
-            crl_prefecture=dp.prefecture if dp else None,
-            crl_municipality=dp.municipality if dp else None,
-            municipality_code_consistent=consistent,
+            not_before=not_before or cert.not_valid_before_utc,
+            not_after=not_after or cert.not_valid_after_utc,
+            crl_distribution_point_der=dp_ext.value if dp_ext is not None else None,
         )

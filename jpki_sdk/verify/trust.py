@@ -115,14 +115,8 @@ class TrustAnchor:
     fingerprint_sha256: str
     der: bytes = field(repr=False)
     subject_der: bytes = field(repr=False)
-
-    @property
-    def not_before(self) -> datetime:
-        return self.certificate.not_valid_before_utc
-
-    @property
-    def not_after(self) -> datetime:
-        return self.certificate.not_valid_after_utc
+    not_before: datetime = field(repr=False)
+    not_after: datetime = field(repr=False)
 
     def is_valid_at(self, at: datetime) -> bool:
         return self.not_before <= at <= self.not_after
@@ -191,6 +185,8 @@ class TrustAnchor:
             fingerprint_sha256=hashlib.sha256(der).hexdigest(),
             der=der,
             subject_der=facts.subject_der,
+            not_before=certificate.not_valid_before_utc,
+            not_after=certificate.not_valid_after_utc,
         )
 
 

@@ -401,7 +401,9 @@ class CertificateVerifier:
             raise
         subject = identity = None
         if purpose is Purpose.AUTH:
-            subject = Subject.from_certificate(cert, anchor, facts)
+            subject = Subject.from_certificate(
+                cert, anchor, facts, not_before=not_before, not_after=not_after
+            )
         else:
             identity = identity_from_certificate(cert, facts)
         if validator == VALIDATOR_SHA1_LEGACY:

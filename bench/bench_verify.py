@@ -1,0 +1,296 @@
+"""Certificate verification throughput, as ratios to the raw RSA-2048 verify rate (same run).
+
+What is measured (all in this process, interleaved, several rounds; medians and spread):
+
+- ``raw_rsa2048_verify``: cryptography's RSA-2048 PKCS#1 v1.5 SHA-256 verify of the very same
+  certificate signatures (the reference).
+- ``first_seen``: ``CertificateVerifier.verify`` of certificates it has never seen: DER parse,
+  JPKI profile, issuer selection, cryptography path validation, subject, and a revocation
+  lookup (mode require) in a CRL index holding a 1,000,000-entry CRL partition.
+- ``warm``: the same certificates again (cache hit): validity re-checked and the revocation
+  lookup re-done on every call.
+- ``first_seen_revocation_off``: first-seen with revocation mode off (to show the split).
+- ``peer_pyhanko_certvalidator``: pyhanko-certvalidator validating the same certificates with
+  the same roots; by default against a small CRL of the same partition (at 1,000,000 entries
+  it needs ~20 s and ~800 MiB per validation: pass ``--pyhanko-full-crl`` to measure that).
+
+Targets (issue 5): first_seen >= 0.3x raw, warm >= 0.8x raw. Prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from cryptography import __version__ as cryptography_version
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from jpki_sdk.verify import (
+    CertificateVerifier,
+    FixedClock,
+    Purpose,
+    RevocationPolicy,
+    TrustStore,
+)
+from jpki_sdk.verify.revocation import CrlIndex, CrlSource
+from simulator.identity import Identity
+from simulator.pki import AUTH, CrlKey, TestPki
+
+UTC = dt.timezone.utc
+NOW = dt.datetime(2025, 6, 1, 3, 0, tzinfo=UTC)
+TARGET_FIRST_SEEN = 0.3
+TARGET_WARM = 0.8
+
+
+def _stats(values: Sequence[float]) -> dict[str, Any]:
+    ordered = sorted(values)
+    return {
+        "median": round(statistics.median(values), 1),
+        "p10": round(ordered[len(ordered) // 10], 1),
+        "p90": round(ordered[(len(ordered) * 9) // 10], 1),
+        "samples": len(values),
+    }
+
+
+def _rate(fn: Callable[[], int]) -> float:
+    """Operations per second of this thread's CPU time (the machine is shared: wall time
+    would charge other processes' time slices to whichever side happened to be running)."""
+    start = time.thread_time()
+    count = fn()
+    return count / max(time.thread_time() - start, 1e-9)
+
+
+def _make_certificates(
+    pki: TestPki, template: x509.Certificate, serials: Sequence[int]
+) -> list[bytes]:
+    """Distinct certificates: the card's auth certificate with other serials."""
+    generation = pki.find_issuer(template)
+    assert generation is not None
+    root_key = pki.root_key(AUTH, generation[1])
+    out = []
+    for serial in serials:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(template.subject)
+            .issuer_name(template.issuer)
+            .public_key(template.public_key())  # type: ignore[arg-type]
+            .serial_number(serial)
+            .not_valid_before(template.not_valid_before_utc)
+            .not_valid_after(template.not_valid_after_utc)
+        )
+        for ext in template.extensions:
+            builder = builder.add_extension(ext.value, critical=ext.critical)
+        cert = builder.sign(root_key, hashes.SHA256())
+        out.append(cert.public_bytes(serialization.Encoding.DER))
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--certificates", type=int, default=4000)
+    parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--crl-entries", type=int, default=1_000_000)
+    parser.add_argument("--pyhanko-validations", type=int, default=20)
+    parser.add_argument("--pyhanko-full-crl", action="store_true")
+    args = parser.parse_args(argv)
+
+    setup_start = time.perf_counter()
+    pki = TestPki.ephemeral(seed=0)
+    card = pki.issue(Identity.generate(1), now=NOW - dt.timedelta(days=30), sign=False)
+    template = card.auth_cert
+    found = pki.find_issuer(template)
+    assert found is not None
+    generation = found[1]
+    key = next(
+        k
+        for k in pki.crl_scopes()
+        if k == CrlKey(AUTH, generation, card.identity.municipality_code)
+    )
+    trust = TrustStore.default().with_test_roots(pki.roots(AUTH))
+    with tempfile.TemporaryDirectory() as tmp:
+        crl_path = Path(tmp) / "big.crl"
+        pki.write_large_crl(crl_path, key, args.crl_entries, now=NOW)
+        crl_bytes = crl_path.read_bytes()
+    index = CrlIndex(trusted_roots=[a.certificate for a in trust], clock=FixedClock(NOW))
+    ingest_start = time.perf_counter()
+    index.ingest(crl_bytes)
+    ingest_s = time.perf_counter() - ingest_start
+    small_crl = pki.crl(key, now=NOW)
+    partition, _ = index.find_partition(template, trust.select_issuer(template).certificate)
+    assert partition is not None and len(partition) >= args.crl_entries
+    serials = [s for s in range(0x5000_0000, 0x5000_0000 + 4 * args.certificates)]
+    serials = [s for s in serials if partition.lookup(s) is None][: args.certificates]
+    ders = _make_certificates(pki, template, serials)
+    policy = RevocationPolicy.require(CrlSource(index))
+    off = RevocationPolicy.off()
+    clock = FixedClock(NOW)
+    setup_s = time.perf_counter() - setup_start
+
+    certs = [x509.load_der_x509_certificate(d) for d in ders]
+    root = trust.select_issuer(certs[0])
+    root_key = root.certificate.public_key()
+    assert isinstance(root_key, rsa.RSAPublicKey)
+    pairs = [(c.signature, c.tbs_certificate_bytes) for c in certs]
+
+    # Sanity: the certificates validate and the revocation answer comes from the CRL index.
+    probe = CertificateVerifier(trust, revocation=policy, clock=clock)
+    first = probe.verify(ders[-1], Purpose.AUTH)
+    assert first.revocation.source == "crl", first.revocation
+
+    batch = args.batch
+    # Interleaved micro-batches: raw then ours, back to back, so that load changes on a shared
+    # machine hit both sides of each ratio alike. First-seen batches use certificates the
+    # verifier has never seen (each pool is used once); warm batches reuse a warmed pool.
+    first_pool = ders[: len(ders) // 2]
+    off_pool = ders[len(ders) // 2 :]
+    first_verifier = CertificateVerifier(trust, revocation=policy, clock=clock)
+    off_verifier = CertificateVerifier(trust, revocation=off, clock=clock)
+    warm_verifier = CertificateVerifier(trust, revocation=policy, clock=clock)
+    warm_off_verifier = CertificateVerifier(trust, revocation=off, clock=clock)
+    warm_pool = ders[:batch]
+    for der in warm_pool:
+        warm_verifier.verify(der, Purpose.AUTH)
+        warm_off_verifier.verify(der, Purpose.AUTH)
+    warm_certs = [warm_verifier.verify(d, Purpose.AUTH).certificate for d in warm_pool]
+
+    def raw_batch(index: int) -> int:
+        for signature, tbs in pairs[index * batch % len(pairs) :][:batch]:
+            root_key.verify(signature, tbs, padding.PKCS1v15(), hashes.SHA256())
+        return batch
+
+    def verify_batch(verifier: CertificateVerifier, pool: list[bytes], index: int) -> int:
+        for der in pool[index * batch : (index + 1) * batch]:
+            verifier.verify(der, Purpose.AUTH)
+        return batch
+
+    def evaluate_batch() -> int:
+        for cert in warm_certs:
+            policy.evaluate(cert, root.certificate, NOW)
+        return len(warm_certs)
+
+    kinds = ("first_seen", "first_seen_off", "warm", "warm_off", "revocation_evaluate")
+    rates: dict[str, list[float]] = {k: [] for k in ("raw", *kinds)}
+    ratios: dict[str, list[float]] = {k: [] for k in kinds}
+    batches = min(len(first_pool), len(off_pool)) // batch
+    for index in range(batches):
+        runs = {
+            "first_seen": lambda i=index: verify_batch(first_verifier, first_pool, i),
+            "first_seen_off": lambda i=index: verify_batch(off_verifier, off_pool, i),
+            "warm": lambda: verify_batch(warm_verifier, warm_pool, 0),
+            "warm_off": lambda: verify_batch(warm_off_verifier, warm_pool, 0),
+            "revocation_evaluate": evaluate_batch,
+        }
+        for kind, run in runs.items():
+            r = _rate(lambda i=index: raw_batch(i))
+            ours = _rate(run)
+            rates["raw"].append(r)
+            rates[kind].append(ours)
+            ratios[kind].append(ours / r)
+
+    peer = _pyhanko(args, trust, certs, crl_bytes, small_crl)
+
+    ratio = {k: round(statistics.median(v), 3) for k, v in ratios.items()}
+    report = {
+        "benchmark": "bench_verify",
+        "machine": {
+            "python": platform.python_version(),
+            "cryptography": cryptography_version,
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+        },
+        "params": {
+            "certificates": len(ders),
+            "batch": batch,
+            "batches": batches,
+            "crl_entries_in_partition": args.crl_entries,
+            "purpose": "auth",
+            "revocation": "mode require, CrlSource over an in-memory CrlIndex",
+        },
+        "setup_seconds": round(setup_s, 2),
+        "crl_index_ingest_seconds": round(ingest_s, 3),
+        "crl_der_bytes": len(crl_bytes),
+        "per_s": {k: _stats(v) for k, v in rates.items()},
+        "ratios_to_raw": {
+            **ratio,
+            "method": "median over interleaved batches of (ours rate / raw rate measured just "
+            "before), rates in this thread's CPU time; raw = RSA-2048 PKCS#1 v1.5 SHA-256 "
+            "verify of the same signatures",
+        },
+        "targets": {
+            "first_seen": TARGET_FIRST_SEEN,
+            "warm": TARGET_WARM,
+            "first_seen_met": ratio["first_seen"] >= TARGET_FIRST_SEEN,
+            "warm_met": ratio["warm"] >= TARGET_WARM,
+        },
+        "notes": [
+            "first_seen/warm include the revocation lookup (RevocationPolicy.evaluate with "
+            "CrlSource); *_off are the same with revocation mode off; revocation_evaluate is "
+            "the policy call alone on already-parsed certificates (its rate shows how much of "
+            "the warm path is the revocation lookup)",
+        ],
+        "peer_pyhanko_certvalidator": peer,
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _pyhanko(
+    args: argparse.Namespace,
+    trust: TrustStore,
+    certs: list[x509.Certificate],
+    big_crl: bytes,
+    small_crl: bytes,
+) -> dict[str, Any]:
+    try:
+        from asn1crypto import x509 as asn1_x509
+        from pyhanko_certvalidator import CertificateValidator, ValidationContext
+    except ImportError:  # pragma: no cover - dev dependency
+        return {"skipped": "pyhanko-certvalidator not installed"}
+    roots = [
+        asn1_x509.Certificate.load(a.certificate.public_bytes(serialization.Encoding.DER))
+        for a in trust
+    ]
+    crl = big_crl if args.pyhanko_full_crl else small_crl
+    count = 1 if args.pyhanko_full_crl else min(args.pyhanko_validations, len(certs))
+    subjects = [
+        asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
+        for c in certs[:count]
+    ]
+
+    async def validate_all() -> None:
+        for cert in subjects:
+            context = ValidationContext(
+                trust_roots=roots, moment=NOW, crls=[crl], revocation_mode="hard-fail"
+            )
+            validator = CertificateValidator(cert, validation_context=context)
+            await validator.async_validate_usage({"digital_signature"}, {"client_auth"})
+
+    start = time.perf_counter()
+    asyncio.run(validate_all())
+    elapsed = time.perf_counter() - start
+    return {
+        "validations": count,
+        "per_s": round(count / elapsed, 2),
+        "crl_entries": args.crl_entries if args.pyhanko_full_crl else "small (same partition)",
+        "note": "a new ValidationContext per certificate (each is seen for the first time)",
+    }
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
