@@ -23,6 +23,7 @@ from jpki_sdk.card import (
     HashAlg,
     KeyKind,
     LastAttemptRefusedError,
+    PinAttemptUncertainError,
     PinBlockedError,
     PinFormatError,
     PinIncorrectError,
@@ -336,3 +337,55 @@ def test_login_apdu_counts_cold_and_warm(make_rig, transport_kind: str) -> None:
     with rig.session(cache=cache) as card:
         card.sign(b"warm", key=KeyKind.AUTH, pin=AUTH_PIN)
         assert card.exchange.apdu_count <= 6
+
+
+def test_link_broken_during_verify_says_the_try_may_have_counted(make_rig) -> None:
+    # APDUs: 1 SELECT JPKI (open), 2 SELECT 0018, 3 counter query, 4 VERIFY <- card leaves
+    # after executing it (a wrong PIN: the try was in fact counted).
+    rig = make_rig(faults=["remove@4"])
+    with rig.session() as card, pytest.raises(PinAttemptUncertainError) as info:
+        card.verify_pin(PinKind.AUTH, "0000")
+    assert "may have been counted" in str(info.value)
+    assert rig.tracer.verifies_with_pin() == 1  # never retried
+    rig.wait_present()
+    with rig.session() as card:
+        assert card.pin_status(PinKind.AUTH).remaining == 2
+    assert remaining(rig, PinKind.AUTH) == 2
+
+
+def test_card_refusing_extended_apdus_behind_an_extended_reader(state_cache, tmp_path) -> None:
+    """In-process only (the link's claim is faked): a reader that says it carries extended
+    APDUs, and a card that answers them 6700."""
+    from jpki_sdk.card import JpkiCard
+    from simulator.card import SimulatedCard
+
+    state = state_cache.state()
+    state.profile = preset("contactless")
+
+    class ClaimsExtended:
+        def __init__(self, sim: SimulatedCard) -> None:
+            self.sim = sim
+            self.extended_length = True
+            self.max_command_data = 65535
+            self.max_response_data = 65536
+
+        def transmit(self, command: bytes) -> bytes:
+            return self.sim.transmit(command)
+
+        def close(self) -> None:
+            self.sim.close()
+
+        def __enter__(self) -> ClaimsExtended:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.close()
+
+    sim = SimulatedCard(state)
+    with JpkiCard(ClaimsExtended(sim)) as card:
+        cert = card.read_certificate(CertKind.AUTH)
+        assert card._extended_reads is False
+        reads = card.exchange.apdu_count
+    ef = state.application("jpki").files[0x0A]
+    assert cert.public_bytes(serialization.Encoding.DER) == ef.content[: ef.object_length]
+    assert reads == 2 + 1 + -(-ef.object_length // 256)  # SELECTs, the refused read, chunks
