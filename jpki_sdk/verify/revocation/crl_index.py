@@ -484,11 +484,24 @@ def _read_header(path: Path) -> dict[str, Any]:
 def _load_partition(path: Path, *, verify: bool = True) -> CrlPartition:
     """Map a partition file and rebuild its arrays. Raises :class:`CrlIndexCorruptError`."""
     src = str(path)
+    base = len(MAGIC) + 32
     try:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
-            if size < len(MAGIC) + 36:
+            if size < base + 4:
                 raise CrlIndexCorruptError(f"{path.name}: truncated", source=src)
+            if verify:
+                # Hash by reading, not through the mapping: the CRL bytes then stay out of
+                # this process's resident memory until a lookup matches.
+                head = fh.read(base)
+                if head[: len(MAGIC)] != MAGIC:
+                    raise CrlIndexCorruptError(f"{path.name}: not a partition file", source=src)
+                digest = hashlib.sha256()
+                buf = bytearray(1 << 20)
+                while n := fh.readinto(buf):
+                    digest.update(memoryview(buf)[:n])
+                if digest.digest() != head[len(MAGIC) :]:
+                    raise CrlIndexCorruptError(f"{path.name}: checksum mismatch", source=src)
             mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     except OSError as exc:
         raise CrlIndexCorruptError(f"{path.name}: cannot read: {exc}", source=src) from None
@@ -496,10 +509,6 @@ def _load_partition(path: Path, *, verify: bool = True) -> CrlPartition:
         view = memoryview(mm)
         if view[: len(MAGIC)] != MAGIC:
             raise CrlIndexCorruptError(f"{path.name}: not a partition file", source=src)
-        stored = bytes(view[len(MAGIC) : len(MAGIC) + 32])
-        base = len(MAGIC) + 32
-        if verify and hashlib.sha256(view[base:]).digest() != stored:
-            raise CrlIndexCorruptError(f"{path.name}: checksum mismatch", source=src)
         hlen = int.from_bytes(view[base : base + 4], "little")
         if hlen > _HEADER_LIMIT or base + 4 + hlen > size:
             raise CrlIndexCorruptError(f"{path.name}: bad header length", source=src)
@@ -548,8 +557,6 @@ def _load_partition(path: Path, *, verify: bool = True) -> CrlPartition:
             or starts[-1] != info.entries
         ):
             raise CrlIndexCorruptError(f"{path.name}: inconsistent section sizes", source=src)
-        if verify and hashlib.sha256(der).hexdigest() != info.crl_sha256:
-            raise CrlIndexCorruptError(f"{path.name}: CRL bytes do not match", source=src)
         table = EntryTable(keys, offsets, idx_bits, kind)
         directory = (int(header["dir_lo"]), int(header["dir_shift"]), starts)
         return CrlPartition(info, table, directory, der, mm)
