@@ -19,6 +19,7 @@ with one try left is refused unless ``allow_last_attempt`` is set, a VERIFY is n
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 from cryptography.hazmat.primitives import serialization
 
@@ -42,9 +43,17 @@ _KEYS = {
 }
 
 
-def _nonce(challenge: bytes | str | Challenge) -> bytes:
+class _HasNonce(Protocol):
+    @property
+    def nonce(self) -> bytes: ...
+
+
+def _nonce(challenge: bytes | str | _HasNonce) -> bytes:
     if isinstance(challenge, Challenge):
         return challenge.nonce
+    nonce = getattr(challenge, "nonce", None)
+    if isinstance(nonce, bytes) and len(nonce) == NONCE_SIZE:
+        return nonce  # e.g. jpki_sdk.server.client.IssuedChallenge
     if isinstance(challenge, str):
         return decode_nonce(challenge)
     if isinstance(challenge, (bytes, bytearray)) and len(challenge) == NONCE_SIZE:
@@ -54,7 +63,7 @@ def _nonce(challenge: bytes | str | Challenge) -> bytes:
 
 def sign_challenge(
     card: JpkiCard,
-    challenge: bytes | str | Challenge,
+    challenge: bytes | str | Challenge | _HasNonce,
     origin: str,
     purpose: AuthPurpose | str,
     pin: PinInput | None,
@@ -64,8 +73,9 @@ def sign_challenge(
 ) -> Token:
     """Have ``card`` sign ``M = SHA-256(origin) || SHA-256(nonce)`` and build the v1 token.
 
-    - ``challenge``: the nonce (32 bytes), its base64 as the relying party sent it, or a
-      :class:`~jpki_sdk.auth.challenges.Challenge`.
+    - ``challenge``: the nonce (32 bytes), its base64 as the relying party sent it, or an
+      object with a ``nonce`` (a :class:`~jpki_sdk.auth.challenges.Challenge`, or the
+      :class:`~jpki_sdk.server.client.IssuedChallenge` of the service client).
     - ``origin``: the relying party's web origin (normalized; the RP verifies with its own).
     - ``purpose``: ``login`` (user-authentication key, 4-digit PIN) or ``identity``
       (signature key, 6-16 character password; also reads the signature certificate).
