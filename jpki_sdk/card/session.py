@@ -608,6 +608,8 @@ class JpkiCard:
             length,
             what=kind.value + " certificate",
             first_read=CERT_FIRST_READ,
+            # The signature certificate carries 基本4情報: kept out of APDU traces.
+            redact=kind is CertKind.SIGN,
             pin_kind=pin_kind,
             error=CertificateFormatError,
         )
@@ -815,6 +817,9 @@ class JpkiCard:
                 ber_total_length,
                 what="EF 0003",
                 first_read=TEXT_FIRST_READ,
+                # Digests of the 個人番号 and 基本4情報 (a 12-digit number's digest can be
+                # searched): kept out of APDU traces.
+                redact=True,
                 pin_kind=PinKind.TEXT,
                 error=TextDataFormatError,
             )

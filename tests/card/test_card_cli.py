@@ -293,3 +293,23 @@ def test_readers_and_status_through_pcsc(pcsc_stack: Any, card_file: Path) -> No
         pcsc_stack.wait_for_card(0, present=False)
     empty = run("--json", "status", "--reader", pcsc_stack.reader_name(0))
     assert empty.exit_code == 4
+
+
+def test_trace_hides_personal_data(
+    card_file: Path, state_cache: StateCache, caplog: pytest.LogCaptureFixture
+) -> None:
+    identity = state_cache.state().identity
+    assert identity is not None
+    caplog.set_level(5, logger="apdu.traffic")
+    result = run("--trace", "info", "--simulator", str(card_file), env=ENV)
+    assert result.exit_code == 0, result.output
+    signed = run("--trace", "cert", "export", "sign", "--simulator", str(card_file), env=ENV)
+    assert signed.exit_code == 0
+    trace = "\n".join(r.getMessage() for r in caplog.records)
+    assert "READ BINARY" in trace
+    for value in (identity["my_number"], identity["address"], identity["family_name"]):
+        for encoded in (value.encode(), value.encode("utf-8")):
+            assert encoded.hex(" ").upper() not in trace
+    # The 12 ASCII digits of the 個人番号 as the card sends them.
+    assert identity["my_number"].encode().hex(" ").upper()[:20] not in trace
+    logging.getLogger("apdu.traffic").setLevel(logging.NOTSET)
