@@ -3,6 +3,8 @@
 - ``jpki cert verify CERT --purpose auth|sign``: full verification (profile, path to a pinned
   J-LIS root, revocation) at the present time or ``--at``. Exit status 0 only when valid; the
   result names the root used (and whether it is a test root) and the revocation answer.
+  Revocation sources: ``--crl DIR|FILE|URL`` (ingested for this run), ``--crl-index [DIR]``
+  (the persisted index of ``jpki crl ingest``), ``--ocsp [URL]``; mode ``--revocation``.
 - ``jpki cert show CERT``: what the certificate is (kind, subject, issuer, validity, usages,
   issuing root, identity attributes masked unless ``--reveal``). Reading a certificate from a
   card is a separate source (``describe_certificate`` takes any certificate).
@@ -43,6 +45,13 @@ from jpki_sdk.verify import (
     classify,
     identity_from_certificate,
     load_certificate,
+)
+from jpki_sdk.verify.revocation import (
+    CrlIndex,
+    CrlSource,
+    OcspSource,
+    default_index_directory,
+    ingest_sources,
 )
 from jpki_sdk.verify.subject import (
     municipality_code_from_cn,
@@ -132,6 +141,7 @@ def _revocation(
     *,
     mode: str,
     crl_specs: tuple[str, ...],
+    crl_index: str | None,
     ocsp: str | None,
     trust: TrustStore,
     at: dt.datetime | None,
@@ -139,11 +149,11 @@ def _revocation(
     revocation_mode = RevocationMode.parse(mode)
     sources: list[RevocationSource] = []
     if revocation_mode is not RevocationMode.OFF:
+        if crl_index is not None:
+            sources.append(_persisted_crl_source(crl_index, trust))
         if crl_specs:
             sources.append(_crl_source(ctx, crl_specs, trust, at))
         if ocsp is not None:
-            from jpki_sdk.verify.revocation.ocsp import OcspSource
-
             sources.append(OcspSource(url=None if ocsp == "aia" else ocsp))
     try:
         return RevocationPolicy(revocation_mode, sources)
@@ -153,11 +163,22 @@ def _revocation(
         ) from None
 
 
+def _persisted_crl_source(directory: str, trust: TrustStore) -> RevocationSource:
+    path = Path(directory) if directory else default_index_directory()
+    if not path.is_dir():
+        raise _ConfigProblem(f"no CRL index at {path} (create it with `jpki crl ingest`)")
+    try:
+        index = CrlIndex(path, trusted_roots=[a.certificate for a in trust])
+    except (OSError, JpkiError) as exc:
+        raise _ConfigProblem(f"cannot load the CRL index at {path}: {exc}") from None
+    for name, problem in index.load_errors:
+        click.echo(f"warning: CRL index partition {name} not loaded: {problem}", err=True)
+    return CrlSource(index, name="crl-index")
+
+
 def _crl_source(
     ctx: click.Context, specs: tuple[str, ...], trust: TrustStore, at: dt.datetime | None
 ) -> RevocationSource:
-    from jpki_sdk.verify.revocation import CrlIndex, CrlSource, ingest_sources
-
     clock = FixedClock(at) if at is not None else SystemClock()
     index = CrlIndex(trusted_roots=[a.certificate for a in trust], clock=clock)
     for outcome in ingest_sources(index, specs):
@@ -241,6 +262,16 @@ def cert() -> None:
     help="CRLs to check against (repeatable).",
 )
 @click.option(
+    "--crl-index",
+    "crl_index",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[DIR]",
+    help="Use the persisted CRL index kept by `jpki crl ingest` "
+    "(default directory: $JPKI_CRL_INDEX or ~/.local/share/jpki/crl-index).",
+)
+@click.option(
     "--ocsp",
     is_flag=False,
     flag_value="aia",
@@ -264,6 +295,7 @@ def verify(
     at_text: str | None,
     mode: str,
     crl_specs: tuple[str, ...],
+    crl_index: str | None,
     ocsp: str | None,
     test_roots: Path | None,
     allow_sha1: bool,
@@ -273,7 +305,15 @@ def verify(
     at = _parse_at(at_text)
     cert_obj = load_certificate_file(certificate)
     trust = _trust(test_roots)
-    policy = _revocation(ctx, mode=mode, crl_specs=crl_specs, ocsp=ocsp, trust=trust, at=at)
+    policy = _revocation(
+        ctx,
+        mode=mode,
+        crl_specs=crl_specs,
+        crl_index=crl_index,
+        ocsp=ocsp,
+        trust=trust,
+        at=at,
+    )
     verifier = CertificateVerifier(trust, revocation=policy, allow_sha1=allow_sha1)
     try:
         result = verifier.verify(cert_obj, Purpose.parse(purpose), at=at)

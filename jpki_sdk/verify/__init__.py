@@ -4,9 +4,14 @@ Imports nothing from ``apdu`` or pyscard: a verification-only install needs no P
 
 Typical use::
 
-    from jpki_sdk.verify import CertificateVerifier, Purpose, RevocationPolicy, TrustStore
+    from jpki_sdk.verify import (
+        CertificateVerifier, CrlIndex, CrlSource, OcspSource, Purpose, RevocationPolicy,
+        TrustStore, verify_signature,
+    )
 
-    verifier = CertificateVerifier(TrustStore.default(), revocation=RevocationPolicy.require(src))
+    index = CrlIndex.open(directory, trusted_roots=[a.certificate for a in TrustStore.default()])
+    revocation = RevocationPolicy.require(CrlSource(index), OcspSource())  # hard-fail
+    verifier = CertificateVerifier(TrustStore.default(), revocation=revocation)
     result = verifier.verify(cert_der, Purpose.AUTH)       # raises a VerificationError subclass
     verify_signature(result, message, signature, "sha256")  # the card's PKCS#1 v1.5 signature
     result.subject.key, result.anchor.name, result.revocation.summary
@@ -68,6 +73,13 @@ from jpki_sdk.verify.profiles import (
 )
 from jpki_sdk.verify.revocation import (
     CertificateRevokedError,
+    CrlError,
+    CrlIndex,
+    CrlSource,
+    OcspError,
+    OcspSource,
+    PlatformOperatorSource,
+    PlatformSourceError,
     RevocationAnswer,
     RevocationError,
     RevocationMode,
@@ -76,6 +88,7 @@ from jpki_sdk.verify.revocation import (
     RevocationSource,
     RevocationStatus,
     RevocationUnavailableError,
+    ingest_sources,
 )
 from jpki_sdk.verify.signature import hash_algorithm, verify_signature
 from jpki_sdk.verify.subject import CrlDistributionPoint, Subject
@@ -99,6 +112,9 @@ __all__ = [
     "CertificateVerifier",
     "Clock",
     "CrlDistributionPoint",
+    "CrlError",
+    "CrlIndex",
+    "CrlSource",
     "Era",
     "ExtendedKeyUsageError",
     "ExtensionMalformedError",
@@ -110,7 +126,11 @@ __all__ = [
     "IdentityAttributeMissingError",
     "KeyUsageError",
     "MissingExtensionError",
+    "OcspError",
+    "OcspSource",
     "PathValidationError",
+    "PlatformOperatorSource",
+    "PlatformSourceError",
     "Profile",
     "Purpose",
     "RevocationAnswer",
@@ -143,6 +163,7 @@ __all__ = [
     "hash_algorithm",
     "identity_from_certificate",
     "identity_from_san",
+    "ingest_sources",
     "load_certificate",
     "profile_for",
     "verify_signature",

@@ -176,6 +176,37 @@ def test_verify_with_test_roots_and_crls(pki_dir: Path) -> None:
     assert plain.exit_code == EXIT_INVALID and "untrusted_issuer" in plain.output
 
 
+def test_verify_with_persisted_crl_index(
+    pki_dir: Path, chains: ChainFactory, tmp_path: Path
+) -> None:
+    from jpki_sdk.verify import FixedClock, TrustStore
+    from jpki_sdk.verify.revocation import CrlIndex
+
+    trust = TrustStore.default().with_test_roots(chains.roots())
+    index = CrlIndex(
+        tmp_path / "index", trusted_roots=[a.certificate for a in trust], clock=FixedClock(NOW)
+    )
+    for crl_file in sorted((pki_dir / "crls").iterdir()):
+        index.ingest(crl_file.read_bytes(), source=str(crl_file))
+    common = ["--at", AT, "--test-roots", str(pki_dir / "roots")]
+    good = run(
+        "cert", "verify", str(pki_dir / "good-auth.pem"), "--purpose", "auth", *common,
+        "--crl-index", str(tmp_path / "index"),
+    )  # fmt: skip
+    assert good.exit_code == 0, good.output
+    assert "good (crl-index; mode require)" in good.output
+    revoked = run(
+        "cert", "verify", str(pki_dir / "revoked-auth.pem"), "--purpose", "auth", *common,
+        "--crl-index", str(tmp_path / "index"),
+    )  # fmt: skip
+    assert revoked.exit_code == EXIT_INVALID and "certificate_revoked" in revoked.output
+    missing = run(
+        "cert", "verify", str(pki_dir / "good-auth.pem"), "--purpose", "auth", *common,
+        "--crl-index", str(tmp_path / "nowhere"),
+    )  # fmt: skip
+    assert missing.exit_code == EXIT_CONFIG and "jpki crl ingest" in missing.output
+
+
 def test_verify_sign_masks_identity_unless_revealed(pki_dir: Path) -> None:
     args = [
         "cert", "verify", str(pki_dir / "good-sign.pem"), "--purpose", "sign", "--at", AT,
