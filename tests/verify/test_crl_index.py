@@ -625,3 +625,28 @@ def test_constructor_arguments() -> None:
         CrlIndex(trusted_roots=[b"not a cert"])  # type: ignore[list-item]
     with pytest.raises(TypeError):
         CrlSource(object())  # type: ignore[arg-type]
+
+
+def test_cached_routes_and_answers_follow_updates(roots: list[x509.Certificate]) -> None:
+    """The same certificate object asked again: caches must not outlive a partition update or
+    be reused for another issuer."""
+    index = new_index(roots)
+    index.ingest(build_crl_der([entry_der(0x1001, REVOKED_AT)], CrlSpec(number=1)))
+    policy = RevocationPolicy.require(CrlSource(index))
+    cert = make_ee(0x4242)
+    gen2, gen3 = make_root(2), make_root(3)
+    first = policy.evaluate(cert, gen2, NOW)
+    assert first.status is RevocationStatus.GOOD
+    assert policy.evaluate(cert, gen2, NOW) is first  # shared immutable result
+    answer = CrlSource(index).check(cert, gen3, NOW)
+    assert answer.detail.startswith("issuer mismatch")
+    index.ingest(build_crl_der([entry_der(0x4242, REVOKED_AT, 1)], CrlSpec(number=2)))
+    with pytest.raises(CertificateRevokedError):
+        policy.evaluate(cert, gen2, NOW)
+    index.ingest(build_crl_der([], CrlSpec(number=3)))
+    third = policy.evaluate(cert, gen2, NOW)
+    assert third.status is RevocationStatus.GOOD and "CRL number 3" in third.detail
+    # Staleness is still judged on every call.
+    later = NOW + dt.timedelta(days=2)
+    with pytest.raises(RevocationUnavailableError):
+        policy.evaluate(cert, gen2, later)

@@ -47,6 +47,7 @@ from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID
 
 from jpki_sdk.verify.revocation._der import DerError
@@ -106,6 +107,11 @@ MAGIC = b"JPKICRX\x01"
 FILE_SUFFIX = ".crlx"
 _HEADER_LIMIT = 1 << 20
 _DP_CACHE_SIZE = 8192
+_ISSUER_CACHE_SIZE = 64
+_ROUTE_CACHE_SIZE = 2048
+
+#: How a certificate maps to partitions: (issuer SPKI hash, issuer key id, DP keys), or why not.
+_Route = tuple[bytes, bytes, tuple[tuple[bytes, x509.GeneralName], ...]] | str
 _ALIGN = 8
 
 
@@ -310,7 +316,7 @@ def _make_finder(table: EntryTable, directory: tuple[int, int, array[int]]) -> C
 class CrlPartition:
     """One verified CRL, ready for lookups. Immutable; replaced as a whole on update."""
 
-    __slots__ = ("_der", "_mm", "find_offset", "info", "key_kind")
+    __slots__ = ("_der", "_good", "_mm", "find_offset", "info", "key_kind", "label")
 
     def __init__(
         self,
@@ -324,7 +330,23 @@ class CrlPartition:
         self._der = der
         self._mm = mm
         self.key_kind = table.kind
+        self.label = info.label
+        self._good: dict[str, RevocationAnswer] = {}
         self.find_offset: Callable[[int], int] = _make_finder(table, directory)
+
+    def good_answer(self, source_name: str) -> RevocationAnswer:
+        """The GOOD answer for any serial not listed here (one shared immutable object)."""
+        answer = self._good.get(source_name)
+        if answer is None:
+            answer = RevocationAnswer(
+                RevocationStatus.GOOD,
+                source_name,
+                detail=f"{self.label}, CRL number {self.info.crl_number}",
+                this_update=self.info.this_update,
+                next_update=self.info.next_update,
+            )
+            self._good[source_name] = answer
+        return answer
 
     def __contains__(self, serial: object) -> bool:
         return isinstance(serial, int) and serial >= 0 and self.find_offset(serial) >= 0
@@ -627,7 +649,12 @@ class CrlIndex:
         self._verify = verify_checksums
         self._lock = threading.Lock()
         self._snapshot = _Snapshot()
-        self._issuer_ids: dict[x509.Certificate, tuple[bytes, bytes]] = {}
+        # Identity-keyed caches hold a reference to their key object, so an id is never
+        # reused while its entry exists; all are bounded and simply cleared when full.
+        self._issuer_by_id: dict[int, tuple[x509.Certificate, tuple[bytes, bytes]]] = {}
+        self._issuer_by_der: dict[bytes, tuple[bytes, bytes]] = {}
+        self._routes: dict[int, tuple[x509.Certificate, x509.Certificate, _Route]] = {}
+        self._dp_by_id: dict[int, tuple[Any, list[tuple[bytes, x509.GeneralName]]]] = {}
         self._dp_cache: dict[Any, list[tuple[bytes, x509.GeneralName]]] = {}
         self.load_errors: tuple[tuple[str, str], ...] = ()
         if self._dir is not None:
@@ -977,24 +1004,35 @@ class CrlIndex:
         return self._issuer_ids_of(issuer)[0]
 
     def _issuer_ids_of(self, issuer: x509.Certificate) -> tuple[bytes, bytes]:
-        """(SPKI SHA-256, key identifier) of an issuer, cached per issuer certificate."""
-        cached = self._issuer_ids.get(issuer)
-        if cached is None:
-            cached = (spki_sha256(issuer), key_identifier(issuer))
-            if len(self._issuer_ids) > 256:
-                self._issuer_ids.clear()
-            self._issuer_ids[issuer] = cached
-        return cached
+        """(SPKI SHA-256, key identifier) of an issuer. Cached by object identity (hashing a
+        certificate hashes its DER: microseconds), then by DER for new objects."""
+        entry = self._issuer_by_id.get(id(issuer))
+        if entry is not None and entry[0] is issuer:
+            return entry[1]
+        der = issuer.public_bytes(Encoding.DER)
+        ids = self._issuer_by_der.get(der)
+        if ids is None:
+            ids = (spki_sha256(issuer), key_identifier(issuer))
+            if len(self._issuer_by_der) >= _ISSUER_CACHE_SIZE:
+                self._issuer_by_der.clear()
+            self._issuer_by_der[der] = ids
+        if len(self._issuer_by_id) >= _ISSUER_CACHE_SIZE:
+            self._issuer_by_id.clear()
+        self._issuer_by_id[id(issuer)] = (issuer, ids)
+        return ids
 
     def _certificate_dp_keys(self, cert: x509.Certificate) -> list[tuple[bytes, x509.GeneralName]]:
-        """DP keys of ``cert``, cached per distinct cRLDistributionPoints value (there is one
-        per municipality and hierarchy: encoding the DirName is the costly part)."""
+        """DP keys of ``cert``, cached per cRLDistributionPoints value: by identity, then by
+        equality (one value per municipality and hierarchy: encoding the DirName is costly)."""
         try:
             ext = cert.extensions.get_extension_for_oid(ExtensionOID.CRL_DISTRIBUTION_POINTS)
         except x509.ExtensionNotFound:
             return []
         value = ext.value
         assert isinstance(value, x509.CRLDistributionPoints)
+        entry = self._dp_by_id.get(id(value))
+        if entry is not None and entry[0] is value:
+            return entry[1]
         relative = any(p.relative_name is not None for p in value)
         cache_key: Any = (value, cert.issuer) if relative else value
         cached = self._dp_cache.get(cache_key)
@@ -1003,31 +1041,51 @@ class CrlIndex:
             if len(self._dp_cache) >= _DP_CACHE_SIZE:
                 self._dp_cache.clear()
             self._dp_cache[cache_key] = cached
+        if not relative:
+            if len(self._dp_by_id) >= _DP_CACHE_SIZE:
+                self._dp_by_id.clear()
+            self._dp_by_id[id(value)] = (value, cached)
         return cached
 
-    def find_partition(
-        self, cert: x509.Certificate, issuer: x509.Certificate
-    ) -> tuple[CrlPartition | None, str]:
-        """The partition covering ``cert`` and a description of what was looked for."""
-        snap = self._snapshot
+    def _route(self, cert: x509.Certificate, issuer: x509.Certificate) -> _Route:
+        """Where to look for ``cert``: (issuer id, DP keys) or a mismatch message."""
+        entry = self._routes.get(id(cert))
+        if entry is not None and entry[0] is cert and entry[1] is issuer:
+            return entry[2]
         iid, issuer_kid = self._issuer_ids_of(issuer)
         try:
             aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
         except x509.ExtensionNotFound:
             aki = None
+        route: _Route
         if aki is not None and aki.key_identifier is not None and aki.key_identifier != issuer_kid:
-            return None, (
+            route = (
                 f"issuer mismatch: the certificate's authority key id "
                 f"{aki.key_identifier.hex()[:16]} is not the given issuer's {issuer_kid.hex()[:16]}"
             )
-        dps = self._certificate_dp_keys(cert)
+        else:
+            route = (iid, issuer_kid, tuple(self._certificate_dp_keys(cert)))
+        if len(self._routes) >= _ROUTE_CACHE_SIZE:
+            self._routes.clear()
+        self._routes[id(cert)] = (cert, issuer, route)
+        return route
+
+    def find_partition(
+        self, cert: x509.Certificate, issuer: x509.Certificate
+    ) -> tuple[CrlPartition | None, str]:
+        """The partition covering ``cert`` and a description of what was looked for."""
+        route = self._route(cert, issuer)
+        if isinstance(route, str):
+            return None, route
+        iid, issuer_kid, dps = route
+        by_key = self._snapshot.by_key
         for key, _ in dps:
-            part = snap.by_key.get((iid, key))
+            part = by_key.get((iid, key))
             if part is not None:
-                return part, part.info.label
-        part = snap.by_key.get((iid, b""))
+                return part, part.label
+        part = by_key.get((iid, b""))
         if part is not None:
-            return part, part.info.label
+            return part, part.label
         wanted = ", ".join(dp_display(gn) for _, gn in dps) if dps else "no CRL distribution point"
         return None, f"{wanted} [issuer key {issuer_kid.hex()[:16]}]"
 
@@ -1066,15 +1124,9 @@ class CrlIndex:
                 next_update=info.next_update,
             )
         entry = part.lookup(cert.serial_number)
-        where = f"{label}, CRL number {info.crl_number}"
         if entry is None:
-            return RevocationAnswer(
-                RevocationStatus.GOOD,
-                source_name,
-                detail=where,
-                this_update=info.this_update,
-                next_update=info.next_update,
-            )
+            return part.good_answer(source_name)
+        where = f"{label}, CRL number {info.crl_number}"
         if entry.reason == "removeFromCRL":
             return RevocationAnswer(
                 RevocationStatus.GOOD,

@@ -26,6 +26,8 @@ __all__ = ["RevocationPolicy"]
 
 logger = logging.getLogger(__name__)
 
+_GOOD_CACHE_SIZE = 1024
+
 
 def _source_name(source: object) -> str:
     name = getattr(source, "name", None)
@@ -46,7 +48,7 @@ class RevocationPolicy:
     (:class:`~jpki_sdk.errors.ConfigurationError` otherwise: such a policy could never answer).
     """
 
-    __slots__ = ("_mode", "_sources")
+    __slots__ = ("_good_cache", "_mode", "_sources")
 
     def __init__(
         self,
@@ -64,6 +66,8 @@ class RevocationPolicy:
                 "(a CRL index, OCSP or a platform operator); use mode 'off' to disable checks"
             )
         self._sources = srcs
+        # id(answer) -> (answer, result); holds the answer so its id cannot be reused.
+        self._good_cache: dict[int, tuple[RevocationAnswer, RevocationResult]] = {}
 
     # ------------------------------------------------------------------ constructors
 
@@ -117,16 +121,9 @@ class RevocationPolicy:
             answer = self._ask(src, cert, issuer, at)
             attempts.append(answer)
             if answer.status is RevocationStatus.GOOD:
-                result = RevocationResult(
-                    mode=self._mode,
-                    status=RevocationStatus.GOOD,
-                    source=answer.source,
-                    answer=answer,
-                    detail=f"not revoked according to {answer.source}"
-                    + (f" ({answer.detail})" if answer.detail else ""),
-                    attempts=tuple(attempts),
-                )
-                logger.debug("serial %x: %s", cert.serial_number, result.summary)
+                result = self._good_result(answer, attempts)
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug("serial %x: %s", cert.serial_number, result.summary)
                 return result
             if answer.status is RevocationStatus.REVOKED:
                 when = answer.revoked_at.isoformat() if answer.revoked_at else "unknown time"
@@ -174,6 +171,30 @@ class RevocationPolicy:
             attempts=attempts,
             result=result,
         )
+
+    def _good_result(
+        self, answer: RevocationAnswer, attempts: list[RevocationAnswer]
+    ) -> RevocationResult:
+        """The GOOD result; when the first source answered, the result only depends on that
+        (immutable, often shared) answer, so it is cached by the answer's identity."""
+        if len(attempts) == 1:
+            entry = self._good_cache.get(id(answer))
+            if entry is not None and entry[0] is answer:
+                return entry[1]
+        result = RevocationResult(
+            mode=self._mode,
+            status=RevocationStatus.GOOD,
+            source=answer.source,
+            answer=answer,
+            detail=f"not revoked according to {answer.source}"
+            + (f" ({answer.detail})" if answer.detail else ""),
+            attempts=tuple(attempts),
+        )
+        if len(attempts) == 1:
+            if len(self._good_cache) >= _GOOD_CACHE_SIZE:
+                self._good_cache.clear()
+            self._good_cache[id(answer)] = (answer, result)
+        return result
 
     @staticmethod
     def _ask(
