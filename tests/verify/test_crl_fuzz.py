@@ -115,3 +115,14 @@ def test_partition_file_loader(data: bytes) -> None:
         except CrlIndexCorruptError:
             return
         raise AssertionError("garbage loaded as a partition")  # pragma: no cover
+
+
+@FUZZ
+@given(st.binary(max_size=300))
+def test_raw_certificate_field_reader(data: bytes) -> None:
+    from jpki_sdk.verify.revocation.crl_parse import certificate_revocation_fields
+
+    try:
+        certificate_revocation_fields(data)
+    except DerError:
+        return

@@ -650,3 +650,53 @@ def test_cached_routes_and_answers_follow_updates(roots: list[x509.Certificate])
     later = NOW + dt.timedelta(days=2)
     with pytest.raises(RevocationUnavailableError):
         policy.evaluate(cert, gen2, later)
+
+
+def _samples() -> list[x509.Certificate]:
+    repo = Path(__file__).parents[2]
+    pems = sorted((repo / "tests/verify/data").rglob("*.pem")) + sorted(
+        (repo / "jpki_sdk/verify/roots").glob("*.pem")
+    )
+    return [x509.load_pem_x509_certificate(p.read_bytes()) for p in pems]
+
+
+def test_raw_revocation_fields_match_cryptography() -> None:
+    from jpki_sdk.verify.revocation.crl_parse import certificate_revocation_fields
+
+    certs = [make_ee(7), make_ee(8, dp=None), make_ee(9, dp_uri="http://x/y.crl"), make_root(2)]
+    certs += _samples()
+    for cert in certs:
+        der = cert.public_bytes(serialization.Encoding.DER)
+        aki, raw_dp, is_ca = certificate_revocation_fields(der)
+        try:
+            expected_aki = cert.extensions.get_extension_for_class(
+                x509.AuthorityKeyIdentifier
+            ).value.key_identifier
+        except x509.ExtensionNotFound:
+            expected_aki = None
+        assert aki == expected_aki
+        try:
+            dp = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+            assert raw_dp == dp.value.public_bytes()
+        except x509.ExtensionNotFound:
+            assert raw_dp is None
+        try:
+            expected_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        except x509.ExtensionNotFound:
+            expected_ca = False
+        assert is_ca == expected_ca
+
+
+def test_real_jlis_certificate_maps_to_its_municipality_partition() -> None:
+    """The real auth certificate's DirName DP (Yokohama-shi Naka-ku) and AKI route it to a
+    partition of authca02 with that DP; another DP or generation does not answer for it."""
+    certs = _samples()
+    real = next(c for c in certs if c.serial_number == 0x06BFC341)
+    roots = [c for c in certs if c.subject == c.issuer]
+    authca02 = next(r for r in roots if r.serial_number == 0x0133C349)
+    index = CrlIndex()
+    part, label = index.find_partition(real, authca02)
+    assert part is None and "Yokohama-shi-Naka-ku CRLDP" in label
+    other = next(r for r in roots if r.serial_number == 0x06D18006)  # authca03, same DN
+    part, label = index.find_partition(real, other)
+    assert part is None and label.startswith("issuer mismatch")

@@ -62,6 +62,7 @@ from jpki_sdk.verify.revocation.crl_parse import (
     ParsedCrl,
     RevokedEntry,
     build_directory,
+    certificate_revocation_fields,
     decode_crls,
     distribution_point_keys,
     dp_display,
@@ -111,7 +112,7 @@ _ISSUER_CACHE_SIZE = 64
 _ROUTE_CACHE_SIZE = 2048
 
 #: How a certificate maps to partitions: (issuer SPKI hash, issuer key id, DP keys), or why not.
-_Route = tuple[bytes, bytes, tuple[tuple[bytes, x509.GeneralName], ...]] | str
+_Route = tuple[bytes, bytes, tuple[tuple[bytes, x509.GeneralName], ...], bool] | str
 _ALIGN = 8
 
 
@@ -655,6 +656,7 @@ class CrlIndex:
         self._issuer_by_der: dict[bytes, tuple[bytes, bytes]] = {}
         self._routes: dict[int, tuple[x509.Certificate, x509.Certificate, _Route]] = {}
         self._dp_by_id: dict[int, tuple[Any, list[tuple[bytes, x509.GeneralName]]]] = {}
+        self._dp_by_raw: dict[bytes, list[tuple[bytes, x509.GeneralName]]] = {}
         self._dp_cache: dict[Any, list[tuple[bytes, x509.GeneralName]]] = {}
         self.load_errors: tuple[tuple[str, str], ...] = ()
         if self._dir is not None:
@@ -1048,46 +1050,77 @@ class CrlIndex:
         return cached
 
     def _route(self, cert: x509.Certificate, issuer: x509.Certificate) -> _Route:
-        """Where to look for ``cert``: (issuer id, DP keys) or a mismatch message."""
+        """Where to look for ``cert``: (issuer id, issuer key id, DP keys, is CA) or why not."""
         entry = self._routes.get(id(cert))
         if entry is not None and entry[0] is cert and entry[1] is issuer:
             return entry[2]
         iid, issuer_kid = self._issuer_ids_of(issuer)
-        try:
-            aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
-        except x509.ExtensionNotFound:
-            aki = None
+        aki, dps, is_ca = self._revocation_fields(cert)
         route: _Route
-        if aki is not None and aki.key_identifier is not None and aki.key_identifier != issuer_kid:
+        if aki is not None and aki != issuer_kid:
             route = (
                 f"issuer mismatch: the certificate's authority key id "
-                f"{aki.key_identifier.hex()[:16]} is not the given issuer's {issuer_kid.hex()[:16]}"
+                f"{aki.hex()[:16]} is not the given issuer's {issuer_kid.hex()[:16]}"
             )
         else:
-            route = (iid, issuer_kid, tuple(self._certificate_dp_keys(cert)))
+            route = (iid, issuer_kid, tuple(dps), is_ca)
         if len(self._routes) >= _ROUTE_CACHE_SIZE:
             self._routes.clear()
         self._routes[id(cert)] = (cert, issuer, route)
         return route
 
+    def _revocation_fields(
+        self, cert: x509.Certificate
+    ) -> tuple[bytes | None, list[tuple[bytes, x509.GeneralName]], bool]:
+        """(AKI key id, DP keys, is CA). Read from the raw DER (cheap) and cached per distinct
+        raw cRLDistributionPoints value; cryptography's decoded extensions are the fallback."""
+        try:
+            aki, raw_dp, is_ca = certificate_revocation_fields(cert.public_bytes(Encoding.DER))
+        except DerError:
+            try:
+                ext = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+                aki = ext.value.key_identifier
+            except x509.ExtensionNotFound:
+                aki = None
+            return aki, self._certificate_dp_keys(cert), _is_ca(cert)
+        if raw_dp is None:
+            return aki, [], is_ca
+        cached = self._dp_by_raw.get(raw_dp)
+        if cached is not None:
+            return aki, cached, is_ca
+        keys = self._certificate_dp_keys(cert)
+        value = cert.extensions.get_extension_for_oid(ExtensionOID.CRL_DISTRIBUTION_POINTS).value
+        assert isinstance(value, x509.CRLDistributionPoints)
+        if not any(p.relative_name is not None for p in value):  # else depends on the issuer
+            if len(self._dp_by_raw) >= _DP_CACHE_SIZE:
+                self._dp_by_raw.clear()
+            self._dp_by_raw[raw_dp] = keys
+        return aki, keys, is_ca
+
     def find_partition(
         self, cert: x509.Certificate, issuer: x509.Certificate
     ) -> tuple[CrlPartition | None, str]:
         """The partition covering ``cert`` and a description of what was looked for."""
+        part, label, _ = self._find(cert, issuer)
+        return part, label
+
+    def _find(
+        self, cert: x509.Certificate, issuer: x509.Certificate
+    ) -> tuple[CrlPartition | None, str, bool]:
         route = self._route(cert, issuer)
         if isinstance(route, str):
-            return None, route
-        iid, issuer_kid, dps = route
+            return None, route, False
+        iid, issuer_kid, dps, is_ca = route
         by_key = self._snapshot.by_key
         for key, _ in dps:
             part = by_key.get((iid, key))
             if part is not None:
-                return part, part.label
+                return part, part.label, is_ca
         part = by_key.get((iid, b""))
         if part is not None:
-            return part, part.label
+            return part, part.label, is_ca
         wanted = ", ".join(dp_display(gn) for _, gn in dps) if dps else "no CRL distribution point"
-        return None, f"{wanted} [issuer key {issuer_kid.hex()[:16]}]"
+        return None, f"{wanted} [issuer key {issuer_kid.hex()[:16]}]", is_ca
 
     def check(
         self,
@@ -1098,7 +1131,7 @@ class CrlIndex:
         source_name: str = "crl",
     ) -> RevocationAnswer:
         """The index's answer for ``cert`` at ``at`` (see :class:`CrlSource`)."""
-        part, label = self.find_partition(cert, issuer)
+        part, label, is_ca = self._find(cert, issuer)
         if part is None:
             return RevocationAnswer(
                 RevocationStatus.UNKNOWN,
@@ -1108,7 +1141,7 @@ class CrlIndex:
                 else f"partition missing: {label}",
             )
         info = part.info
-        if info.scope != "all" and info.scope != ("ca" if _is_ca(cert) else "user"):
+        if info.scope not in ("all", "ca" if is_ca else "user"):
             return RevocationAnswer(
                 RevocationStatus.UNKNOWN,
                 source_name,
