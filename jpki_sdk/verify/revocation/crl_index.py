@@ -109,7 +109,7 @@ FILE_SUFFIX = ".crlx"
 _HEADER_LIMIT = 1 << 20
 _DP_CACHE_SIZE = 8192
 _ISSUER_CACHE_SIZE = 64
-_ROUTE_CACHE_SIZE = 2048
+_ROUTE_CACHE_SIZE = 1024
 
 #: How a certificate maps to partitions: (issuer SPKI hash, issuer key id, DP keys), or why not.
 _Route = tuple[bytes, bytes, tuple[tuple[bytes, x509.GeneralName], ...], bool] | str
