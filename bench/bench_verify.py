@@ -1,6 +1,6 @@
 """Certificate verification throughput, as ratios to the raw RSA-2048 verify rate (same run).
 
-What is measured (all in this process, interleaved, several rounds; medians and spread):
+What is measured (all in this process, in interleaved batches; medians and spread):
 
 - ``raw_rsa2048_verify``: cryptography's RSA-2048 PKCS#1 v1.5 SHA-256 verify of the very same
   certificate signatures (the reference).
@@ -9,7 +9,9 @@ What is measured (all in this process, interleaved, several rounds; medians and 
   lookup (mode require) in a CRL index holding a 1,000,000-entry CRL partition.
 - ``warm``: the same certificates again (cache hit): validity re-checked and the revocation
   lookup re-done on every call.
-- ``first_seen_revocation_off``: first-seen with revocation mode off (to show the split).
+- ``first_seen_off`` / ``warm_off``: the same with revocation mode off (to show the split);
+  ``revocation_evaluate``: the revocation policy call alone; ``cryptography_path_only``: DER
+  parse plus cryptography's path validation alone (the ceiling for ``first_seen``).
 - ``peer_pyhanko_certvalidator``: pyhanko-certvalidator validating the same certificates with
   the same roots; by default against a small CRL of the same partition (at 1,000,000 entries
   it needs ~20 s and ~800 MiB per validation: pass ``--pyhanko-full-crl`` to measure that).
@@ -47,6 +49,7 @@ from jpki_sdk.verify import (
     RevocationPolicy,
     TrustStore,
 )
+from jpki_sdk.verify.path import PathValidator
 from jpki_sdk.verify.revocation import CrlIndex, CrlSource
 from simulator.identity import Identity
 from simulator.pki import AUTH, CrlKey, TestPki
@@ -178,12 +181,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             verifier.verify(der, Purpose.AUTH)
         return batch
 
+    paths = PathValidator()
+
+    def path_only_batch(index: int) -> int:
+        for der in first_pool[index * batch : (index + 1) * batch]:
+            paths.validate(x509.load_der_x509_certificate(der), root, Purpose.AUTH, NOW)
+        return batch
+
     def evaluate_batch() -> int:
         for cert in warm_certs:
             policy.evaluate(cert, root.certificate, NOW)
         return len(warm_certs)
 
-    kinds = ("first_seen", "first_seen_off", "warm", "warm_off", "revocation_evaluate")
+    kinds = (
+        "first_seen",
+        "first_seen_off",
+        "warm",
+        "warm_off",
+        "revocation_evaluate",
+        "cryptography_path_only",
+    )
     rates: dict[str, list[float]] = {k: [] for k in ("raw", *kinds)}
     ratios: dict[str, list[float]] = {k: [] for k in kinds}
     batches = min(len(first_pool), len(off_pool)) // batch
@@ -194,6 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "warm": lambda: verify_batch(warm_verifier, warm_pool, 0),
             "warm_off": lambda: verify_batch(warm_off_verifier, warm_pool, 0),
             "revocation_evaluate": evaluate_batch,
+            "cryptography_path_only": lambda i=index: path_only_batch(i),
         }
         for kind, run in runs.items():
             r = _rate(lambda i=index: raw_batch(i))
@@ -242,7 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "first_seen/warm include the revocation lookup (RevocationPolicy.evaluate with "
             "CrlSource); *_off are the same with revocation mode off; revocation_evaluate is "
             "the policy call alone on already-parsed certificates (its rate shows how much of "
-            "the warm path is the revocation lookup)",
+            "the warm path is the revocation lookup); cryptography_path_only is DER parse plus "
+            "cryptography's path validation with the JPKI extension policy (the authority every "
+            "first-seen certificate goes through: the ceiling for first_seen)",
         ],
         "peer_pyhanko_certvalidator": peer,
     }

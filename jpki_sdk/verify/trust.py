@@ -17,6 +17,7 @@ import hashlib
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -392,11 +393,17 @@ def issuer_text(cert: x509.Certificate) -> str:
 
 
 _SHIPPED_CACHE: list[TrustAnchor] = []
+_SHIPPED_LOCK = threading.Lock()
 
 
 def _load_shipped() -> list[TrustAnchor]:
-    if _SHIPPED_CACHE:
+    with _SHIPPED_LOCK:
+        if not _SHIPPED_CACHE:
+            _SHIPPED_CACHE.extend(_read_shipped())
         return list(_SHIPPED_CACHE)
+
+
+def _read_shipped() -> list[TrustAnchor]:
     base = resources.files("jpki_sdk.verify").joinpath("roots")
     anchors = []
     for filename, name, hierarchy, generation, fingerprint in _SHIPPED_ROOTS:
@@ -420,7 +427,6 @@ def _load_shipped() -> list[TrustAnchor]:
                 cert, hierarchy=hierarchy, generation=generation, name=name, is_test=False
             )
         )
-    _SHIPPED_CACHE.extend(anchors)
     return anchors
 
 

@@ -35,6 +35,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
+from jpki_sdk.errors import VerificationError
 from jpki_sdk.verify.clock import Clock, SystemClock, as_utc
 from jpki_sdk.verify.errors import (
     CertificateExpiredError,
@@ -366,9 +367,15 @@ class CertificateVerifier:
         except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
             # cryptography parses some fields (names, validity, key) only when first read and
             # raises ValueError/TypeError for hostile content: report it as a parse error.
+            logger.debug("%s certificate rejected: unparsable field", purpose.value)
             raise CertificateParseError(
                 f"certificate field cannot be parsed: {type(exc).__name__}: {exc}"
             ) from None
+        except VerificationError as exc:
+            logger.debug(
+                "%s certificate rejected: %s", purpose.value, getattr(exc, "code", type(exc))
+            )
+            raise
 
     def _steps(
         self, der: bytes, parsed: x509.Certificate | None, purpose: Purpose, when: datetime
