@@ -117,6 +117,13 @@ class CardAgent:
             )
         return _Exclusive(self._busy)
 
+    def maintenance(self, timeout: float = 30.0) -> _Exclusive:
+        """Hold the agent's operation lock (waiting up to ``timeout`` seconds for a running
+        operation to finish), e.g. to swap or reset a simulated card between operations."""
+        if not self._busy.acquire(timeout=timeout):
+            raise AgentError("busy", "a card operation is still in progress")
+        return _Exclusive(self._busy)
+
     def _open(self) -> JpkiCard:
         try:
             return self.cards.open()
