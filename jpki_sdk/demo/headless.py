@@ -67,11 +67,16 @@ class HeadlessReport:
         return out
 
 
-def _mask(value: object, reveal: bool) -> str:
+def _mask(name: str, value: object, reveal: bool) -> str:
+    """Personal data masked as the CLI does (first character of name and address only)."""
     text = str(value)
     if reveal or isinstance(value, bool):
         return text
-    return text[:1] + "＊" * (len(text) - 1) if text else text
+    if name == "birth_date":
+        return "****-**-**"
+    if name in ("name", "address") and text:
+        return text[0] + "＊" * (len(text) - 1)
+    return "*"
 
 
 class Browser:
@@ -222,7 +227,7 @@ def run_headless(
         if set(attributes) != wanted:
             raise ScenarioError(f"attributes {sorted(attributes)} are not {sorted(wanted)}")
         for name in ("name", "address", "birth_date", "sex"):
-            lines.append(f"form {name}: {_mask(attributes[name], reveal)}")
+            lines.append(f"form {name}: {_mask(name, attributes[name], reveal)}")
         if attributes["age_over_20"] is not True:
             raise ScenarioError("card A's holder should be 20 or over")
         lines.append("age check '20 or over': yes")

@@ -11,7 +11,8 @@
    roots trusted explicitly, CRL index fed with the exported CRLs, OCSP, hard-fail revocation,
    one API key for the demo site's origin;
 4. the card agent on the simulated reader, in kiosk mode for the demo site's origin (the page's
-   PIN field is used: the demo is non-interactive; a real deployment prompts at the agent);
+   PIN field is used: the demo is non-interactive; a real deployment prompts at the agent),
+   with the last PIN try usable only after the page's explicit confirmation;
 5. the demo relying-party site.
 
 All four servers listen on 127.0.0.1 (port 0 picks free ports, for tests and headless runs).
@@ -88,6 +89,7 @@ class DemoOptions:
     cards: tuple[CardSpec, ...] = DEFAULT_CARDS
     failure_delay: float = 1.0
     max_operations: int = 60
+    kiosk_allow_last_attempt: bool = True
     clock: Clock | None = None
     progress: Callable[[str], None] | None = None
 
@@ -195,6 +197,7 @@ class DemoStack:
         agent_config = AgentConfig(
             allowed_origins=(site_origin,),
             kiosk_origin=site_origin,
+            kiosk_allow_last_attempt=opts.kiosk_allow_last_attempt,
             port=ports["agent"],
             failure_delay=opts.failure_delay,
             max_failure_delay=max(opts.failure_delay, 60.0),

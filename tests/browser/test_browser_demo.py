@@ -140,32 +140,54 @@ def test_wrong_pin_shows_the_tries_left(page, demo, shot) -> None:
     page.wait_for_selector("#agent-status.warning")
 
 
-def test_last_try_is_not_sent_and_blocked_pin_is_explained(page, demo, shot) -> None:
+def test_last_try_needs_confirmation_and_blocking_is_explained(page, demo, shot) -> None:
     assert demo.reader is not None and demo.agent is not None
     with demo.agent.maintenance():
         demo.reader.set_tries("a", "auth", 1)
     _login(page, demo, "0000")
     assert "Only one try is left" in _error_text(page)
     assert _tries(demo)["auth"] == 1  # nothing was sent
-    with demo.agent.maintenance():
-        demo.reader.set_tries("a", "auth", 0)
-    _login(page, demo, DEFAULT_AUTH_PIN)
+    assert "1 of 3 tries left" in page.inner_text("#agent-status.warning")
+    assert page.is_visible("#last-try")
+    shot(page, "07-last-try-confirmation")
+    page.check("#last-try")
+    page.fill("#pin", "0000")
+    page.click("#login-button")
+    page.wait_for_selector("#message.error >> text=now blocked")
+    assert "That was the last try: the PIN is now blocked" in page.inner_text("#message")
+    assert _tries(demo)["auth"] == 0
     page.wait_for_selector("#agent-status.error")
     assert "blocked" in page.inner_text("#agent-status")
-    assert "Only your municipal office can reset it" in _error_text(page)
-    shot(page, "07-pin-blocked")
+    page.fill("#pin", DEFAULT_AUTH_PIN)
+    page.click("#login-button")
+    page.wait_for_selector("#message.error >> text=This PIN is blocked")
+    assert "Only your municipal office can reset it" in page.inner_text("#message")
+    shot(page, "08-pin-blocked")
+
+
+def test_last_try_with_confirmation_and_the_right_pin_logs_in(page, demo) -> None:
+    assert demo.reader is not None and demo.agent is not None
+    with demo.agent.maintenance():
+        demo.reader.set_tries("a", "auth", 1)
+    page.goto(f"{demo.site_url}/login")
+    page.wait_for_selector("#agent-status.warning")
+    page.check("#last-try")
+    page.fill("#pin", DEFAULT_AUTH_PIN)
+    page.click("#login-button")
+    page.wait_for_url(f"{demo.site_url}/account")
+    assert _tries(demo)["auth"] == 3
 
 
 def test_revoked_card_is_refused(page, demo, shot) -> None:
     page.goto(f"{demo.site_url}/controls")
     page.click("#insert-b")
     page.wait_for_selector("#reader-state >> text=Card B")
-    shot(page, "08-controls-revoked-card-inserted")
+    shot(page, "09-controls-revoked-card-inserted")
     _login(page, demo, DEFAULT_AUTH_PIN)
     text = _error_text(page)
     assert "revoked" in text
     assert page.url == f"{demo.site_url}/login"
-    shot(page, "09-revoked-card-refused")
+    shot(page, "10-revoked-card-refused")
 
 
 def test_pulling_the_card_mid_login_gives_a_clear_message(page, demo, shot) -> None:
@@ -181,7 +203,7 @@ def test_pulling_the_card_mid_login_gives_a_clear_message(page, demo, shot) -> N
     )
     page.wait_for_selector("#agent-status.error")
     assert "No card on the reader" in page.inner_text("#agent-status")
-    shot(page, "10-card-pulled-mid-login")
+    shot(page, "11-card-pulled-mid-login")
     page.goto(f"{demo.site_url}/controls")
     page.wait_for_selector("#reader-state >> text=OUT of the reader")
     page.click("#insert-a")
@@ -196,7 +218,7 @@ def test_expired_challenge_is_refused(page, demo, shot) -> None:
     page.wait_for_selector("#reader-state >> text=will expire")
     _login(page, demo, DEFAULT_AUTH_PIN)
     assert "challenge expired" in _error_text(page)
-    shot(page, "11-challenge-expired")
+    shot(page, "12-challenge-expired")
 
 
 # -- a page of another origin ---------------------------------------------------------------------
@@ -273,4 +295,4 @@ def test_a_page_of_another_origin_cannot_get_a_signature(page, demo, evil_site, 
     assert card.command_count == before_commands  # the card was never touched
     assert _tries(demo) == before_tries
     assert demo.agent is not None and demo.agent.operations == operations
-    shot(page, "12-other-origin-refused")
+    shot(page, "13-other-origin-refused")

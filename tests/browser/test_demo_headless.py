@@ -29,6 +29,7 @@ def test_headless_run_passes_every_scenario(demo: DemoStack) -> None:
     identity = demo.reader.cards["a"].identity
     assert identity.name not in text and identity.address not in text  # masked by default
     assert identity.birth_date.isoformat() not in text
+    assert "form sex: *" in text
     revealed = run_headless(demo, reveal=True)
     assert revealed.ok
     assert identity.name in "\n".join(revealed.lines())

@@ -20,7 +20,8 @@ const MESSAGES = {
     "Only your municipal office can reset it.",
   last_attempt_refused: () =>
     "Only one try is left. To protect your card the PIN was not sent: a wrong PIN now would " +
-    "block it. Tick the box below if you are sure of your PIN.",
+    "block it." +
+    (isShown("last-try-row") ? " Tick the confirmation box if you are sure of your PIN." : ""),
   pin_format: (e) =>
     e.pin === "sign"
       ? "The password has 6 to 16 letters (A-Z) and digits. Nothing was sent to the card."
@@ -117,6 +118,11 @@ async function agentCall(path, body) {
 
 const $ = (id) => document.getElementById(id);
 
+function isShown(id) {
+  const element = $(id);
+  return element !== null && !element.classList.contains("hidden");
+}
+
 function show(id, visible = true) {
   const element = $(id);
   if (element) element.classList.toggle("hidden", !visible);
@@ -207,24 +213,29 @@ const pages = {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       clearMessage();
-      const pageEntry = !$("pin-row").classList.contains("hidden");
+      const pageEntry = isShown("pin-row");
       if (pageEntry && !/^[0-9]{4}$/.test(pin.value)) {
         message(MESSAGES.pin_format({ pin: "auth" }));
         return;
       }
       setBusy(form, true);
+      let failure = null;
       try {
         const { token } = await signAndVerify("login", pageEntry ? pin.value : null, "login");
         sessionStorage.setItem("jpkiDemoLoginToken", JSON.stringify(token));
         progress("Logged in.");
         window.location.assign("/account");
-      } catch (failure) {
+      } catch (caught) {
+        failure = caught;
+      } finally {
+        pin.value = "";
+        $("last-try").checked = false;
+        setBusy(form, false);
+      }
+      if (failure !== null) {
         progress("");
         message(explain(failure));
         await showAgentStatus("login");
-      } finally {
-        pin.value = "";
-        setBusy(form, false);
       }
     });
   },
@@ -277,25 +288,27 @@ const pages = {
 
     async function run(request) {
       clearMessage();
-      const pageEntry = !$("pin-row").classList.contains("hidden");
+      const pageEntry = isShown("pin-row");
       const secret = password.value.toUpperCase();
       if (pageEntry && !/^[A-Z0-9]{6,16}$/.test(secret)) {
         message(MESSAGES.pin_format({ pin: "sign" }));
         return;
       }
       setBusy(form, true);
+      let failure = null;
       try {
         const { verified } = await signAndVerify("identity", pageEntry ? secret : null, request);
-        progress("");
         showIdentity(verified);
-      } catch (failure) {
-        progress("");
-        message(explain(failure));
+      } catch (caught) {
+        failure = caught;
       } finally {
         password.value = "";
+        $("last-try").checked = false;
         setBusy(form, false);
-        await showAgentStatus("identity");
+        progress("");
       }
+      if (failure !== null) message(explain(failure));
+      await showAgentStatus("identity");
     }
 
     form.addEventListener("submit", (event) => {
