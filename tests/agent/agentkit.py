@@ -68,12 +68,14 @@ class FakeClock:
 
 
 class RunningAgent:
-    """A CardAgent served on 127.0.0.1 (any free port) in a background thread."""
+    """A CardAgent served on 127.0.0.1 (any free port) in a background thread, on ``card``
+    (an in-process transport) or any other card source (``cards=``)."""
 
     def __init__(
         self,
         card: Any,
         *,
+        cards: Any = None,
         prompt: Any = None,
         clock: Callable[[], float] | None = None,
         **config: Any,
@@ -85,7 +87,8 @@ class RunningAgent:
         kwargs: dict[str, Any] = {"prompt": prompt if prompt is not None else ScriptedPrompt()}
         if clock is not None:
             kwargs["clock"] = clock
-        self.agent = CardAgent(self.config, TransportSource(card), **kwargs)
+        source = cards if cards is not None else TransportSource(card)
+        self.agent = CardAgent(self.config, source, **kwargs)
         self.prompt = kwargs["prompt"]
         sock = bind_loopback(0, what="test agent")
         self.port = sock.getsockname()[1]
