@@ -20,6 +20,7 @@ the verifier's own profile, validity and issuer checks (reported as ``sha1-legac
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from datetime import datetime
 
@@ -28,6 +29,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.verification import (
+    ClientVerifier,
     Criticality,
     ExtensionPolicy,
     PolicyBuilder,
@@ -73,17 +75,28 @@ def _ee_policy(purpose: Purpose) -> ExtensionPolicy:
     return policy
 
 
+#: Built verifiers kept per validator (one per root, purpose and second in use).
+_VERIFIER_CACHE_SIZE = 64
+
+
 class PathValidator:
     """Runs cryptography's client verifier for one (certificate, root, purpose, time).
 
-    Stores and extension policies are built once per (root, purpose); only the cheap
-    verifier object is built per call (its validation time changes).
+    Stores and extension policies are built once per (root, purpose). The built
+    ``ClientVerifier`` is kept per (root, purpose, validation time truncated to the second)
+    and reused: cryptography itself keeps only whole seconds of the validation time (its
+    ASN.1 time type has no fraction; a time 0.999999 s past notAfter still passes there), so a
+    verifier built for the truncated second decides exactly as one built for the exact time.
+    The verifier's own validity checks (:mod:`jpki_sdk.verify.verifier`) use the exact time.
+    A service validating at the present time therefore builds one verifier per second; the
+    cache is bounded and simply cleared when full.
     """
 
     def __init__(self, *, allow_sha1: bool = False) -> None:
         self._allow_sha1 = allow_sha1
         self._lock = threading.Lock()
         self._built: dict[tuple[str, bool], Store] = {}
+        self._verifiers: dict[tuple[str, bool, Purpose, int], ClientVerifier] = {}
         self._ee_policies = {p: _ee_policy(p) for p in Purpose}
         self._ca_policy = ExtensionPolicy.webpki_defaults_ca()
 
@@ -98,6 +111,26 @@ class PathValidator:
                     self._built[key] = store
         return store
 
+    def verifier(self, anchor: TrustAnchor, purpose: Purpose, at: datetime) -> ClientVerifier:
+        """cryptography's verifier for paths to ``anchor`` at ``at`` (whole seconds)."""
+        second = math.floor(at.timestamp())
+        key = (anchor.fingerprint_sha256, anchor.is_test, purpose, second)
+        verifier = self._verifiers.get(key)
+        if verifier is None:
+            verifier = (
+                PolicyBuilder()
+                .store(self._store(anchor))
+                .time(at.replace(microsecond=0))
+                .max_chain_depth(0)
+                .extension_policies(ca_policy=self._ca_policy, ee_policy=self._ee_policies[purpose])
+                .build_client_verifier()
+            )
+            with self._lock:
+                if len(self._verifiers) >= _VERIFIER_CACHE_SIZE:
+                    self._verifiers.clear()
+                self._verifiers[key] = verifier
+        return verifier
+
     def validate(
         self, cert: x509.Certificate, anchor: TrustAnchor, purpose: Purpose, at: datetime
     ) -> str:
@@ -105,19 +138,11 @@ class PathValidator:
 
         Raises :class:`PathValidationError` with cryptography's reason on failure.
         """
-        if cert.signature_algorithm_oid.dotted_string == SIG_SHA1_RSA and self._allow_sha1:
+        if self._allow_sha1 and cert.signature_algorithm_oid.dotted_string == SIG_SHA1_RSA:
             self._validate_sha1(cert, anchor)
             return VALIDATOR_SHA1_LEGACY
-        verifier = (
-            PolicyBuilder()
-            .store(self._store(anchor))
-            .time(at)
-            .max_chain_depth(0)
-            .extension_policies(ca_policy=self._ca_policy, ee_policy=self._ee_policies[purpose])
-            .build_client_verifier()
-        )
         try:
-            verified = verifier.verify(cert, [])
+            verified = self.verifier(anchor, purpose, at).verify(cert, [])
         except _CryptoVerificationError as exc:
             detail = str(exc)
             logger.debug("cryptography rejected the path to %s: %s", anchor.name, detail)

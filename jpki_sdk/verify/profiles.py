@@ -130,6 +130,11 @@ _SIGNATURE_ALGORITHMS = {
     "1.2.840.113549.1.1.12": "sha384WithRSAEncryption",
     "1.2.840.113549.1.1.13": "sha512WithRSAEncryption",
 }
+#: The allowed algorithms as the AlgorithmIdentifier content DER (OID, NULL parameters) that
+#: certificates carry: a certificate with exactly these bytes needs no OID decoding.
+_SIGNATURE_ALGORITHMS_DER = frozenset(
+    bytes.fromhex("06092a864886f70d0101" + last + "0500") for last in ("0b", "0c", "0d")
+)
 
 # keyUsage bit positions (RFC 5280 4.2.1.3) and the names cryptography uses.
 KU_BITS = (
@@ -326,22 +331,159 @@ class RawExtension(NamedTuple):
     value: bytes
 
 
-@dataclass(frozen=True)
+#: Extensions whose value is the same in every certificate of one kind, root and municipality
+#: (keyUsage, extKeyUsage, policies, basicConstraints, AKI, CRL DP, issuerAltName, AIA): their
+#: parse is
+#: memoized by their exact bytes. Per-certificate ones (SKI, the identity SAN) are not.
+_SHARED_EXTENSIONS = frozenset(
+    {
+        OID_KEY_USAGE,
+        OID_EXT_KEY_USAGE,
+        OID_CERT_POLICIES,
+        OID_BASIC_CONSTRAINTS,
+        OID_AUTHORITY_KEY_ID,
+        OID_CRL_DISTRIBUTION_POINTS,
+        "2.5.29.18",  # issuerAltName
+        "1.3.6.1.5.5.7.1.1",  # authorityInfoAccess
+    }
+)
+_MEMO_MAX = 4096
+#: Exact Extension TLV bytes -> its parse (shared extensions only).
+_EXTENSION_MEMO: dict[bytes, RawExtension] = {}
+
+
+class _Decoded:
+    """The profile-relevant extension values of a certificate, decoded and checked once per
+    distinct extension set (see :func:`_decoded`). Immutable except ``passed``, the
+    (purpose, test root) pairs whose extension profile already passed for this set."""
+
+    __slots__ = (
+        "authority_key_id",
+        "critical_oids",
+        "ext_key_usage",
+        "is_ca",
+        "key_usage",
+        "passed",
+        "policies",
+    )
+
+    def __init__(self, extensions: tuple[RawExtension, ...]) -> None:
+        by_oid = {e.oid: e.value for e in extensions}
+        if len(by_oid) != len(extensions):
+            raise CertificateParseError("an extension appears twice")
+        self.critical_oids = tuple(e.oid for e in extensions if e.critical)
+        self.key_usage = _decode(by_oid, OID_KEY_USAGE, _decode_key_usage)
+        self.ext_key_usage = _decode(by_oid, OID_EXT_KEY_USAGE, _decode_oid_sequence)
+        self.policies = _decode(by_oid, OID_CERT_POLICIES, _decode_policies)
+        self.authority_key_id = _decode(by_oid, OID_AUTHORITY_KEY_ID, _decode_aki)
+        self.is_ca = _decode(by_oid, OID_BASIC_CONSTRAINTS, _decode_basic_constraints)
+        self.passed: set[tuple[Purpose, bool]] = set()
+
+
+#: Memo key of an extension set (shared extensions by value, the others by OID and
+#: criticality: all that :class:`_Decoded` reads) -> its decoding.
+_DECODED_MEMO: dict[tuple[object, ...], _Decoded] = {}
+
+
+def _decoded(extensions: tuple[RawExtension, ...], key: tuple[object, ...]) -> _Decoded:
+    decoded = _DECODED_MEMO.get(key)
+    if decoded is None:
+        decoded = _Decoded(extensions)
+        if len(_DECODED_MEMO) >= _MEMO_MAX:
+            _DECODED_MEMO.clear()
+        _DECODED_MEMO[key] = decoded
+    return decoded
+
+
 class CertificateFacts:
     """What the profile checks and issuer selection need, read from the certificate DER.
 
     ``key_usage``/``ext_key_usage``/``policies``/``authority_key_id`` are ``None`` when the
-    extension is absent. ``issuer_der``/``subject_der`` are the raw Name encodings.
+    extension is absent. ``issuer_der``/``subject_der`` are the raw Name encodings;
+    ``signature_algorithm_der`` the content of the certificate's (outer) signatureAlgorithm.
+    Immutable.
     """
+
+    __slots__ = (
+        "_decoded",
+        "extensions",
+        "issuer_der",
+        "signature_algorithm_der",
+        "subject_der",
+    )
 
     extensions: tuple[RawExtension, ...]
     issuer_der: bytes
     subject_der: bytes
-    key_usage: frozenset[str] | None
-    ext_key_usage: tuple[str, ...] | None
-    policies: tuple[str, ...] | None
-    authority_key_id: bytes | None
-    is_ca: bool | None
+    signature_algorithm_der: bytes
+    _decoded: _Decoded
+
+    def __init__(
+        self,
+        extensions: tuple[RawExtension, ...],
+        issuer_der: bytes,
+        subject_der: bytes,
+        signature_algorithm_der: bytes,
+        decoded: _Decoded,
+    ) -> None:
+        setattr_ = object.__setattr__
+        setattr_(self, "extensions", extensions)
+        setattr_(self, "issuer_der", issuer_der)
+        setattr_(self, "subject_der", subject_der)
+        setattr_(self, "signature_algorithm_der", signature_algorithm_der)
+        setattr_(self, "_decoded", decoded)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"CertificateFacts is immutable (cannot set {name})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"CertificateFacts is immutable (cannot delete {name})")
+
+    def __repr__(self) -> str:
+        return (
+            f"CertificateFacts(extensions={[e.oid for e in self.extensions]}, "
+            f"key_usage={sorted(self.key_usage) if self.key_usage is not None else None}, "
+            f"ext_key_usage={self.ext_key_usage}, policies={self.policies}, "
+            f"authority_key_id={self.authority_key_id.hex() if self.authority_key_id else None}, "
+            f"is_ca={self.is_ca})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CertificateFacts):
+            return NotImplemented
+        return (
+            self.extensions == other.extensions
+            and self.issuer_der == other.issuer_der
+            and self.subject_der == other.subject_der
+            and self.signature_algorithm_der == other.signature_algorithm_der
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.extensions, self.issuer_der, self.subject_der))
+
+    @property
+    def key_usage(self) -> frozenset[str] | None:
+        return self._decoded.key_usage
+
+    @property
+    def ext_key_usage(self) -> tuple[str, ...] | None:
+        return self._decoded.ext_key_usage
+
+    @property
+    def policies(self) -> tuple[str, ...] | None:
+        return self._decoded.policies
+
+    @property
+    def authority_key_id(self) -> bytes | None:
+        return self._decoded.authority_key_id
+
+    @property
+    def is_ca(self) -> bool | None:
+        return self._decoded.is_ca
+
+    @property
+    def critical_oids(self) -> tuple[str, ...]:
+        return self._decoded.critical_oids
 
     def extension(self, oid: str) -> RawExtension | None:
         for ext in self.extensions:
@@ -362,77 +504,84 @@ class CertificateFacts:
                 f"extension {OID_SUBJECT_KEY_ID} cannot be decoded: {exc}", oid=OID_SUBJECT_KEY_ID
             ) from None
 
-    @property
-    def critical_oids(self) -> tuple[str, ...]:
-        return tuple(e.oid for e in self.extensions if e.critical)
-
     @classmethod
     def from_der(cls, der: bytes) -> CertificateFacts:
         """Read the facts; :class:`CertificateParseError` if the structure is broken,
         :class:`ExtensionMalformedError` if a profile-relevant extension cannot be decoded."""
         try:
-            issuer, subject, exts = _walk_certificate(der)
+            issuer, subject, sig_alg, exts, key = _walk_certificate(der)
         except _DerError as exc:
             raise CertificateParseError(f"certificate DER is malformed: {exc}") from None
-        by_oid = {e.oid: e.value for e in exts}
-        if len(by_oid) != len(exts):
-            raise CertificateParseError("an extension appears twice")
-        return cls(
-            extensions=tuple(exts),
-            issuer_der=issuer,
-            subject_der=subject,
-            key_usage=_decoded(by_oid, OID_KEY_USAGE, _decode_key_usage),
-            ext_key_usage=_decoded(by_oid, OID_EXT_KEY_USAGE, _decode_oid_sequence),
-            policies=_decoded(by_oid, OID_CERT_POLICIES, _decode_policies),
-            authority_key_id=_decoded(by_oid, OID_AUTHORITY_KEY_ID, _decode_aki),
-            is_ca=_decoded(by_oid, OID_BASIC_CONSTRAINTS, _decode_basic_constraints),
-        )
+        return cls(exts, issuer, subject, sig_alg, _decoded(exts, key))
 
 
-def _walk_certificate(der: bytes) -> tuple[bytes, bytes, list[RawExtension]]:
-    """(issuer Name DER, subject Name DER, extensions) of a certificate, strict DER framing.
+def _header(der: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    """One strict-DER TLV header at ``pos`` inside ``[pos, end)``: (tag, content, stop)."""
+    tag = der[pos]
+    if tag & 0x1F == 0x1F:
+        raise _DerError("high tag numbers are not used in certificates")
+    length = der[pos + 1]
+    pos += 2
+    if length & 0x80:
+        k = length & 0x7F
+        if k == 0 or k > 4 or der[pos] == 0:
+            raise _DerError("bad or non-minimal length")
+        length = int.from_bytes(der[pos : pos + k], "big")
+        if length < 0x80:
+            raise _DerError("non-minimal length")
+        pos += k
+    stop = pos + length
+    if stop > end:
+        raise _DerError("length beyond the enclosing value")
+    return tag, pos, stop
 
-    Written as one function with an inlined header reader: it runs once per certificate seen.
+
+def _walk_certificate(
+    der: bytes,
+) -> tuple[bytes, bytes, bytes, tuple[RawExtension, ...], tuple[object, ...]]:
+    """(issuer Name DER, subject Name DER, signatureAlgorithm content, extensions, memo key of
+    the extension set) of a certificate, strict DER framing.
+
+    The hot path of a first-seen certificate: short-form headers are read inline, and each
+    shared extension is looked up by its exact bytes instead of being parsed again.
     """
     n = len(der)
-
-    def header(pos: int, end: int) -> tuple[int, int, int]:
-        tag = der[pos]
-        if tag & 0x1F == 0x1F:
-            raise _DerError("high tag numbers are not used in certificates")
-        length = der[pos + 1]
-        pos += 2
-        if length & 0x80:
-            k = length & 0x7F
-            if k == 0 or k > 4 or der[pos] == 0:
-                raise _DerError("bad or non-minimal length")
-            length = int.from_bytes(der[pos : pos + k], "big")
-            if length < 0x80:
-                raise _DerError("non-minimal length")
-            pos += k
-        stop = pos + length
-        if stop > end:
-            raise _DerError("length beyond the enclosing value")
-        return tag, pos, stop
-
+    header = _header
     try:
-        tag, s, e = header(0, n)
+        tag, s, e = header(der, 0, n)
         if tag != 0x30 or e != n:
             raise _DerError("not one SEQUENCE")
-        tag, ts, te = header(s, e)
+        tag, ts, te = header(der, s, e)
         if tag != 0x30:
             raise _DerError("tbsCertificate is not a SEQUENCE")
-        tag, _, a_e = header(te, e)
-        tag2, _, b_e = header(a_e, e)
+        tag, a_s, a_e = header(der, te, e)
+        tag2, _, b_e = header(der, a_e, e)
         if tag != 0x30 or tag2 != 0x03 or b_e != e:
             raise _DerError("certificate is not tbsCertificate, algorithm, signature")
         pos = ts
         field = -1 if der[ts] == 0xA0 else 0
         issuer = subject = b""
-        exts: list[RawExtension] = []
-        append = exts.append
+        exts: tuple[RawExtension, ...] = ()
+        key: tuple[object, ...] = ()
+        seen_extensions = False
         while pos < te:
-            tag, cs, ce = header(pos, te)
+            # _header inlined for the short and the one/two-octet long forms
+            tag = der[pos]
+            length = der[pos + 1]
+            if length < 0x80:
+                cs = pos + 2
+            elif length == 0x81 and der[pos + 2] >= 0x80:
+                length = der[pos + 2]
+                cs = pos + 3
+            elif length == 0x82 and der[pos + 2]:
+                length = der[pos + 2] << 8 | der[pos + 3]
+                cs = pos + 4
+            else:
+                tag, cs, length = header(der, pos, te)
+                length -= cs
+            ce = cs + length
+            if ce > te or tag & 0x1F == 0x1F:
+                raise _DerError("length beyond the enclosing value or high tag number")
             if field == 2:
                 if tag != 0x30:
                     raise _DerError("issuer is not a Name")
@@ -442,56 +591,89 @@ def _walk_certificate(der: bytes) -> tuple[bytes, bytes, list[RawExtension]]:
                     raise _DerError("subject is not a Name")
                 subject = der[pos:ce]
             elif tag == 0xA3 and field >= 6:
-                t2, p, se = header(cs, ce)
-                if t2 != 0x30 or se != ce:
-                    raise _DerError("extensions is not one SEQUENCE")
-                while p < se:
-                    t3, es, ee = header(p, se)
-                    if t3 != 0x30:
-                        raise _DerError("extension is not a SEQUENCE")
-                    # Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue }
-                    t4, os_, oe = header(es, ee)
-                    if t4 != 0x06:
-                        raise _DerError("extension does not start with an OID")
-                    critical = False
-                    t5, vs, ve = header(oe, ee)
-                    if t5 == 0x01:
-                        if ve - vs != 1 or der[vs] != 0xFF:  # DER never encodes the default
-                            raise _DerError("extension critical flag is not DER BOOLEAN TRUE")
-                        critical = True
-                        t5, vs, ve = header(ve, ee)
-                    if t5 != 0x04 or ve != ee:
-                        raise _DerError("extension value is not one OCTET STRING")
-                    append(RawExtension(_oid(der[os_:oe]), critical, der[vs:ve]))
-                    p = ee
+                if seen_extensions:
+                    raise _DerError("extensions appear twice")
+                seen_extensions = True
+                exts, key = _walk_extensions(der, cs, ce)
             field += 1
             pos = ce
         if field < 6:
             raise _DerError("tbsCertificate has too few fields")
     except IndexError:
         raise _DerError("truncated") from None
-    return issuer, subject, exts
+    return issuer, subject, der[a_s:a_e], exts, key
 
 
-_DECODED: dict[tuple[str, bytes], object] = {}
-_DECODED_MAX = 4096
+def _walk_extensions(
+    der: bytes, start: int, end: int
+) -> tuple[tuple[RawExtension, ...], tuple[object, ...]]:
+    """The extensions in ``[3] { SEQUENCE OF Extension }`` at ``der[start:end]`` and the memo
+    key of the set (shared extensions by value, others by OID and criticality)."""
+    tag, p, se = _header(der, start, end)
+    if tag != 0x30 or se != end:
+        raise _DerError("extensions is not one SEQUENCE")
+    exts: list[RawExtension] = []
+    key: list[object] = []
+    memo = _EXTENSION_MEMO
+    while p < se:
+        # _header inlined for the short and the one/two-octet long forms
+        tag = der[p]
+        length = der[p + 1]
+        if length < 0x80:
+            ee = p + 2 + length
+        elif length == 0x81 and der[p + 2] >= 0x80:
+            ee = p + 3 + der[p + 2]
+        elif length == 0x82 and der[p + 2]:
+            ee = p + 4 + (der[p + 2] << 8 | der[p + 3])
+        else:
+            tag, _, ee = _header(der, p, se)
+        if ee > se:
+            raise _DerError("length beyond the enclosing value")
+        if tag != 0x30:
+            raise _DerError("extension is not a SEQUENCE")
+        tlv = der[p:ee]
+        ext = memo.get(tlv)
+        if ext is None:
+            ext = _parse_extension(tlv)
+            if ext.oid in _SHARED_EXTENSIONS:
+                if len(memo) >= _MEMO_MAX:
+                    memo.clear()
+                memo[tlv] = ext
+                key.append(ext)
+            else:
+                key.append((ext.oid, ext.critical))
+        else:
+            key.append(ext)
+        exts.append(ext)
+        p = ee
+    return tuple(exts), tuple(key)
 
 
-def _decoded(by_oid: dict[str, bytes], oid: str, decode: Callable[[bytes], _T]) -> _T | None:
-    """Decode an extension value; results are memoized by (OID, value): every certificate of
-    one kind carries byte-identical keyUsage, extKeyUsage, policies and AKI values."""
+def _parse_extension(tlv: bytes) -> RawExtension:
+    """Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue }."""
+    _, es, ee = _header(tlv, 0, len(tlv))
+    t4, os_, oe = _header(tlv, es, ee)
+    if t4 != 0x06:
+        raise _DerError("extension does not start with an OID")
+    critical = False
+    t5, vs, ve = _header(tlv, oe, ee)
+    if t5 == 0x01:
+        if ve - vs != 1 or tlv[vs] != 0xFF:  # DER never encodes the default
+            raise _DerError("extension critical flag is not DER BOOLEAN TRUE")
+        critical = True
+        t5, vs, ve = _header(tlv, ve, ee)
+    if t5 != 0x04 or ve != ee:
+        raise _DerError("extension value is not one OCTET STRING")
+    return RawExtension(_oid(tlv[os_:oe]), critical, tlv[vs:ve])
+
+
+def _decode(by_oid: dict[str, bytes], oid: str, decode: Callable[[bytes], _T]) -> _T | None:
+    """Decode an extension value (None when absent); a typed error when it cannot be."""
     value = by_oid.get(oid)
     if value is None:
         return None
-    key = (oid, value)
-    cached = _DECODED.get(key)
-    if cached is not None:
-        return cached  # type: ignore[return-value]
     try:
-        result = decode(value)
-        if len(_DECODED) < _DECODED_MAX and len(value) <= 256:
-            _DECODED[key] = result
-        return result
+        return decode(value)
     except (_DerError, IndexError, ValueError) as exc:
         raise ExtensionMalformedError(
             f"extension {oid} cannot be decoded: {exc}", oid=oid
@@ -627,11 +809,22 @@ def check_profile(
     ``test_root`` says whether the chosen issuer is an opted-in test root (only then is the
     JPKI-TEST policy acceptable).
     """
-    profile = _PROFILES[purpose]
-    check_kind(facts, purpose)
-    check_signature_algorithm(cert, allow_sha1=allow_sha1)
+    decoded = facts._decoded
+    passed = (purpose, test_root) in decoded.passed
+    if not passed:
+        check_kind(facts, purpose)
+    if facts.signature_algorithm_der not in _SIGNATURE_ALGORITHMS_DER:
+        check_signature_algorithm(cert, allow_sha1=allow_sha1)
     check_key(cert)
+    if passed:
+        return  # the same extension set already passed every check below
+    _check_extensions(facts, purpose, test_root=test_root)
+    decoded.passed.add((purpose, test_root))
 
+
+def _check_extensions(facts: CertificateFacts, purpose: Purpose, *, test_root: bool) -> None:
+    """The extension part of :func:`check_profile` (a function of the extension set only)."""
+    profile = _PROFILES[purpose]
     unknown = [o for o in facts.critical_oids if o not in ALLOWED_CRITICAL_EXTENSIONS]
     if unknown:
         raise UnknownCriticalExtensionError(

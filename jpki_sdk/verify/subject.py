@@ -137,14 +137,41 @@ def _name_attributes(der: bytes, start: int, end: int) -> list[tuple[str, str]] 
     return out
 
 
-def _common_name(cert: x509.Certificate, facts: CertificateFacts) -> str | None:
+_CN_OID_TLV = b"\x06\x03\x55\x04\x03"
+
+
+def _common_names(der: bytes) -> list[str] | None:
+    """The CN values of the DER Name ``der``, or None when one is not a UTF8String,
+    PrintableString or IA5String (or the Name is malformed): the caller then asks
+    cryptography. Runs once per first-seen certificate, so only the CN values are decoded."""
     try:
-        attrs = _name_attributes(facts.subject_der, 0, len(facts.subject_der))
-    except _DerError:
-        attrs = None
-    if attrs is not None:
-        cns = [v for oid, v in attrs if oid == _OID_CN]
-    else:  # a string type the fast path does not decode: let cryptography do it
+        tag, s, e = _tlv(der, 0, len(der))
+        if tag != 0x30 or e != len(der):
+            return None
+        out: list[str] = []
+        for set_tag, ss, se in _children(der, s, e):
+            if set_tag != 0x31:
+                return None
+            for atv_tag, as_, ae in _children(der, ss, se):
+                if atv_tag != 0x30:
+                    return None
+                parts = _children(der, as_, ae)
+                if len(parts) != 2 or parts[0][0] != 0x06:
+                    return None
+                if der[as_ : parts[0][2]] != _CN_OID_TLV:
+                    continue
+                encoding = _STRING_TAGS.get(parts[1][0])
+                if encoding is None:
+                    return None
+                out.append(der[parts[1][1] : parts[1][2]].decode(encoding))
+    except (_DerError, UnicodeDecodeError):
+        return None
+    return out
+
+
+def _common_name(cert: x509.Certificate, facts: CertificateFacts) -> str | None:
+    cns = _common_names(facts.subject_der)
+    if cns is None:  # a string type the fast path does not decode: let cryptography do it
         cns = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
     if len(cns) != 1:
         return None

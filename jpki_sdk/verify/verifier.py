@@ -50,8 +50,15 @@ from jpki_sdk.verify.errors import (
 )
 from jpki_sdk.verify.identity import Identity, identity_from_certificate
 from jpki_sdk.verify.path import VALIDATOR_SHA1_LEGACY, PathValidator
-from jpki_sdk.verify.profiles import CertificateFacts, Purpose, check_kind, check_profile
+from jpki_sdk.verify.profiles import (
+    OID_CRL_DISTRIBUTION_POINTS,
+    CertificateFacts,
+    Purpose,
+    check_kind,
+    check_profile,
+)
 from jpki_sdk.verify.revocation import RevocationPolicy, RevocationResult
+from jpki_sdk.verify.revocation.policy import RevocationFields
 from jpki_sdk.verify.signature import verify_signature
 from jpki_sdk.verify.subject import Subject, serial_hex
 from jpki_sdk.verify.trust import TrustAnchor, TrustStore, issuer_text, verifies
@@ -78,6 +85,7 @@ class _Entry:
     subject: Subject | None
     identity: Identity | None
     path_validator: str
+    revocation_fields: RevocationFields
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,7 +344,9 @@ class CertificateVerifier:
         else:
             _check_validity(entry.not_before, entry.not_after, when)
             _check_anchor_validity(entry.anchor, when)
-        revocation = self._revocation.evaluate(entry.certificate, entry.anchor.certificate, when)
+        revocation = self._revocation.evaluate(
+            entry.certificate, entry.anchor.certificate, when, fields=entry.revocation_fields
+        )
         return ValidatedCertificate(
             entry, when, revocation, entry.anchor.is_expired_at(now), from_cache
         )
@@ -417,7 +427,16 @@ class CertificateVerifier:
             logger.warning(
                 "serial %X accepted with a SHA-1 signature (allowed)", cert.serial_number
             )
-        return _Entry(cert, purpose, anchor, not_before, not_after, subject, identity, validator)
+        dp = facts.extension(OID_CRL_DISTRIBUTION_POINTS)
+        fields = RevocationFields(
+            cert.serial_number,
+            facts.authority_key_id,
+            dp.value if dp is not None else None,
+            bool(facts.is_ca),
+        )
+        return _Entry(
+            cert, purpose, anchor, not_before, not_after, subject, identity, validator, fields
+        )
 
     def _select_anchor(self, cert: x509.Certificate, facts: CertificateFacts) -> TrustAnchor:
         candidates = self._trust.candidates(cert, facts)

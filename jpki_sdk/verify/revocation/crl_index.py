@@ -83,6 +83,7 @@ from jpki_sdk.verify.revocation.errors import (
     CrlStaleError,
     CrlUnsupportedError,
 )
+from jpki_sdk.verify.revocation.policy import RevocationFields
 from jpki_sdk.verify.revocation.types import RevocationAnswer, RevocationStatus
 
 try:  # POSIX advisory locks; without them (Windows) only in-process locking applies.
@@ -1054,20 +1055,27 @@ class CrlIndex:
         entry = self._routes.get(id(cert))
         if entry is not None and entry[0] is cert and entry[1] is issuer:
             return entry[2]
-        iid, issuer_kid = self._issuer_ids_of(issuer)
         aki, dps, is_ca = self._revocation_fields(cert)
-        route: _Route
-        if aki is not None and aki != issuer_kid:
-            route = (
-                f"issuer mismatch: the certificate's authority key id "
-                f"{aki.hex()[:16]} is not the given issuer's {issuer_kid.hex()[:16]}"
-            )
-        else:
-            route = (iid, issuer_kid, tuple(dps), is_ca)
+        route = self._make_route(issuer, aki, dps, is_ca)
         if len(self._routes) >= _ROUTE_CACHE_SIZE:
             self._routes.clear()
         self._routes[id(cert)] = (cert, issuer, route)
         return route
+
+    def _make_route(
+        self,
+        issuer: x509.Certificate,
+        aki: bytes | None,
+        dps: Sequence[tuple[bytes, x509.GeneralName]],
+        is_ca: bool,
+    ) -> _Route:
+        iid, issuer_kid = self._issuer_ids_of(issuer)
+        if aki is not None and aki != issuer_kid:
+            return (
+                f"issuer mismatch: the certificate's authority key id "
+                f"{aki.hex()[:16]} is not the given issuer's {issuer_kid.hex()[:16]}"
+            )
+        return (iid, issuer_kid, tuple(dps), is_ca)
 
     def _revocation_fields(
         self, cert: x509.Certificate
@@ -1083,11 +1091,19 @@ class CrlIndex:
             except x509.ExtensionNotFound:
                 aki = None
             return aki, self._certificate_dp_keys(cert), _is_ca(cert)
+        return aki, self._dp_keys_of_raw(raw_dp, cert), is_ca
+
+    def _dp_keys_of_raw(
+        self, raw_dp: bytes | None, cert: x509.Certificate
+    ) -> list[tuple[bytes, x509.GeneralName]]:
+        """DP keys of ``cert`` whose raw cRLDistributionPoints value is ``raw_dp``: cached per
+        distinct raw value (one per municipality and hierarchy); decoded by cryptography the
+        first time a value is seen."""
         if raw_dp is None:
-            return aki, [], is_ca
+            return []
         cached = self._dp_by_raw.get(raw_dp)
         if cached is not None:
-            return aki, cached, is_ca
+            return cached
         keys = self._certificate_dp_keys(cert)
         value = cert.extensions.get_extension_for_oid(ExtensionOID.CRL_DISTRIBUTION_POINTS).value
         assert isinstance(value, x509.CRLDistributionPoints)
@@ -1095,19 +1111,16 @@ class CrlIndex:
             if len(self._dp_by_raw) >= _DP_CACHE_SIZE:
                 self._dp_by_raw.clear()
             self._dp_by_raw[raw_dp] = keys
-        return aki, keys, is_ca
+        return keys
 
     def find_partition(
         self, cert: x509.Certificate, issuer: x509.Certificate
     ) -> tuple[CrlPartition | None, str]:
         """The partition covering ``cert`` and a description of what was looked for."""
-        part, label, _ = self._find(cert, issuer)
+        part, label, _ = self._find(self._route(cert, issuer))
         return part, label
 
-    def _find(
-        self, cert: x509.Certificate, issuer: x509.Certificate
-    ) -> tuple[CrlPartition | None, str, bool]:
-        route = self._route(cert, issuer)
+    def _find(self, route: _Route) -> tuple[CrlPartition | None, str, bool]:
         if isinstance(route, str):
             return None, route, False
         iid, issuer_kid, dps, is_ca = route
@@ -1131,7 +1144,43 @@ class CrlIndex:
         source_name: str = "crl",
     ) -> RevocationAnswer:
         """The index's answer for ``cert`` at ``at`` (see :class:`CrlSource`)."""
-        part, label, is_ca = self._find(cert, issuer)
+        part, label, is_ca = self._find(self._route(cert, issuer))
+        return self._answer(part, label, is_ca, cert.serial_number, at, source_name=source_name)
+
+    def check_fields(
+        self,
+        cert: x509.Certificate,
+        issuer: x509.Certificate,
+        at: dt.datetime,
+        fields: RevocationFields,
+        *,
+        source_name: str = "crl",
+    ) -> RevocationAnswer:
+        """:meth:`check` with the certificate's revocation fields already read by the caller
+        (the verifier reads them from the DER it validated): no second read of ``cert``.
+
+        ``fields`` must describe ``cert``; ``cert`` itself is only read the first time a
+        cRLDistributionPoints value is seen (to decode it).
+        """
+        route = self._make_route(
+            issuer,
+            fields.authority_key_id,
+            self._dp_keys_of_raw(fields.crl_distribution_points, cert),
+            fields.is_ca,
+        )
+        part, label, is_ca = self._find(route)
+        return self._answer(part, label, is_ca, fields.serial, at, source_name=source_name)
+
+    def _answer(
+        self,
+        part: CrlPartition | None,
+        label: str,
+        is_ca: bool,
+        serial: int,
+        at: dt.datetime,
+        *,
+        source_name: str,
+    ) -> RevocationAnswer:
         if part is None:
             return RevocationAnswer(
                 RevocationStatus.UNKNOWN,
@@ -1156,7 +1205,7 @@ class CrlIndex:
                 this_update=info.this_update,
                 next_update=info.next_update,
             )
-        entry = part.lookup(cert.serial_number)
+        entry = part.lookup(serial)
         if entry is None:
             return part.good_answer(source_name)
         where = f"{label}, CRL number {info.crl_number}"

@@ -16,6 +16,7 @@ from cryptography import x509
 from jpki_sdk.verify.revocation._http import HttpFailureError, http_exchange
 from jpki_sdk.verify.revocation.crl_index import CrlIndex, IngestReport
 from jpki_sdk.verify.revocation.errors import CrlError, CrlFetchError
+from jpki_sdk.verify.revocation.policy import RevocationFields
 from jpki_sdk.verify.revocation.types import RevocationAnswer
 
 __all__ = [
@@ -82,6 +83,20 @@ class CrlSource:
         if self._interval is not None and time.monotonic() >= self._next_refresh:
             self._maybe_refresh()
         return self._index.check(cert, issuer, at, source_name=self._name)
+
+    def check_fields(
+        self,
+        cert: x509.Certificate,
+        issuer: x509.Certificate,
+        at: dt.datetime,
+        fields: RevocationFields,
+    ) -> RevocationAnswer:
+        """:meth:`check` with ``cert``'s revocation fields already read by the caller (the
+        verifier passes what it read from the DER it validated; see
+        :class:`~jpki_sdk.verify.revocation.policy.RevocationFields`)."""
+        if self._interval is not None and time.monotonic() >= self._next_refresh:
+            self._maybe_refresh()
+        return self._index.check_fields(cert, issuer, at, fields, source_name=self._name)
 
     def _maybe_refresh(self) -> None:
         if not self._refresh_lock.acquire(blocking=False):

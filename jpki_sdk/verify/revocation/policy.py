@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import NamedTuple
 
 from cryptography import x509
 
@@ -22,11 +23,33 @@ from jpki_sdk.verify.revocation.types import (
     RevocationStatus,
 )
 
-__all__ = ["RevocationPolicy"]
+__all__ = ["RevocationFields", "RevocationPolicy"]
 
 logger = logging.getLogger(__name__)
 
 _GOOD_CACHE_SIZE = 1024
+
+
+class RevocationFields(NamedTuple):
+    """What a revocation look-up needs from a certificate, already read by the caller.
+
+    The certificate verifier reads these from the DER it has just validated and passes them to
+    :meth:`RevocationPolicy.evaluate`, so a source that can use them (``check_fields``, e.g.
+    :class:`~jpki_sdk.verify.revocation.CrlSource`) does not parse the certificate a second
+    time. ``crl_distribution_points`` is the raw cRLDistributionPoints extension value (None
+    when absent); ``authority_key_id`` the AKI keyIdentifier (None when absent). They must
+    describe the certificate they are passed with.
+    """
+
+    serial: int
+    authority_key_id: bytes | None
+    crl_distribution_points: bytes | None
+    is_ca: bool
+
+
+_FieldsCheck = Callable[
+    [x509.Certificate, x509.Certificate, datetime, RevocationFields], RevocationAnswer
+]
 
 
 def _source_name(source: object) -> str:
@@ -48,7 +71,7 @@ class RevocationPolicy:
     (:class:`~jpki_sdk.errors.ConfigurationError` otherwise: such a policy could never answer).
     """
 
-    __slots__ = ("_good_cache", "_mode", "_sources")
+    __slots__ = ("_asks", "_good_cache", "_mode", "_sources")
 
     def __init__(
         self,
@@ -66,6 +89,10 @@ class RevocationPolicy:
                 "(a CRL index, OCSP or a platform operator); use mode 'off' to disable checks"
             )
         self._sources = srcs
+        # (source, its name, its check_fields method or None), resolved once.
+        self._asks: tuple[tuple[RevocationSource, str, _FieldsCheck | None], ...] = tuple(
+            (src, _source_name(src), _fields_method(src)) for src in srcs
+        )
         # id(answer) -> (answer, result); holds the answer so its id cannot be reused.
         self._good_cache: dict[int, tuple[RevocationAnswer, RevocationResult]] = {}
 
@@ -103,9 +130,19 @@ class RevocationPolicy:
     # ------------------------------------------------------------------ evaluation
 
     def evaluate(
-        self, cert: x509.Certificate, issuer: x509.Certificate, at: datetime
+        self,
+        cert: x509.Certificate,
+        issuer: x509.Certificate,
+        at: datetime,
+        *,
+        fields: RevocationFields | None = None,
     ) -> RevocationResult:
-        """Decide for ``cert`` (issued by ``issuer``) at ``at``; see the class docstring."""
+        """Decide for ``cert`` (issued by ``issuer``) at ``at``; see the class docstring.
+
+        ``fields``, when given, are ``cert``'s revocation fields already read by the caller
+        (see :class:`RevocationFields`); sources with a ``check_fields`` method get them
+        instead of reading ``cert`` again, the others are asked with ``check`` as usual.
+        """
         if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
             raise ValueError("at must be a timezone-aware datetime")
         if self._mode is RevocationMode.OFF:
@@ -117,8 +154,8 @@ class RevocationPolicy:
                 detail="not checked: revocation mode is off",
             )
         attempts: list[RevocationAnswer] = []
-        for src in self._sources:
-            answer = self._ask(src, cert, issuer, at)
+        for ask in self._asks:
+            answer = self._ask(ask, cert, issuer, at, fields)
             attempts.append(answer)
             if answer.status is RevocationStatus.GOOD:
                 result = self._good_result(answer, attempts)
@@ -198,11 +235,18 @@ class RevocationPolicy:
 
     @staticmethod
     def _ask(
-        src: RevocationSource, cert: x509.Certificate, issuer: x509.Certificate, at: datetime
+        ask: tuple[RevocationSource, str, _FieldsCheck | None],
+        cert: x509.Certificate,
+        issuer: x509.Certificate,
+        at: datetime,
+        fields: RevocationFields | None,
     ) -> RevocationAnswer:
-        name = _source_name(src)
+        src, name, check_fields = ask
         try:
-            answer = src.check(cert, issuer, at)
+            if fields is not None and check_fields is not None:
+                answer = check_fields(cert, issuer, at, fields)
+            else:
+                answer = src.check(cert, issuer, at)
         except CertificateRevokedError:
             raise
         except RevocationError as exc:
@@ -225,3 +269,8 @@ class RevocationPolicy:
                 detail=f"source_error: returned {type(answer).__name__}, not RevocationAnswer",
             )
         return answer
+
+
+def _fields_method(source: object) -> _FieldsCheck | None:
+    method = getattr(source, "check_fields", None)
+    return method if callable(method) else None

@@ -1,0 +1,265 @@
+"""The first-seen fast paths decide exactly as the slow ones.
+
+- revocation: ``RevocationPolicy.evaluate(..., fields=...)`` / ``CrlSource.check_fields`` (the
+  verifier passes what it read from the DER) answer as ``check`` does from the certificate;
+- path validation: cryptography's verifier is reused per (root, purpose, second), and the
+  verifier's own exact validity check still rejects a time a fraction of a second after
+  notAfter;
+- profile: an extension set that passed for one (purpose, test root) is not waved through for
+  another, and the per-certificate checks (key, signature algorithm) are never skipped;
+- DER facts: the memoized extension parse agrees with cryptography for many certificates that
+  differ in shared and in per-certificate extensions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from chains import NOW, ChainFactory, der
+from conftest import SetRevocationSource
+from revocation_helpers import (
+    DP_KIYOSE,
+    DP_NAKA,
+    CrlSpec,
+    build_crl_der,
+    entry_der,
+    make_ee,
+    make_root,
+)
+
+from jpki_sdk.verify import (
+    CertificateExpiredError,
+    CertificateFacts,
+    CertificateVerifier,
+    FixedClock,
+    KeyUsageError,
+    PathValidationError,
+    Purpose,
+    RevocationPolicy,
+    RevocationStatus,
+    TestPolicyNotAllowedError,
+    TrustStore,
+    WeakKeyError,
+)
+from jpki_sdk.verify.path import PathValidator
+from jpki_sdk.verify.profiles import POLICY_SIGN_TEST, check_profile
+from jpki_sdk.verify.revocation import CertificateRevokedError, CrlIndex, CrlSource
+from jpki_sdk.verify.revocation.crl_parse import certificate_revocation_fields
+from jpki_sdk.verify.revocation.policy import RevocationFields
+
+REVOKED_AT = NOW - dt.timedelta(days=10)
+
+
+def _fields(cert: x509.Certificate) -> RevocationFields:
+    data = cert.public_bytes(serialization.Encoding.DER)
+    aki, raw_dp, is_ca = certificate_revocation_fields(data)
+    return RevocationFields(cert.serial_number, aki, raw_dp, is_ca)
+
+
+# ----------------------------------------------------------------------------- revocation
+
+
+def test_check_fields_answers_as_check() -> None:
+    roots = [make_root(1), make_root(2), make_root(3)]
+    index = CrlIndex(trusted_roots=roots, clock=FixedClock(NOW))
+    index.ingest(
+        build_crl_der(
+            [
+                entry_der(0x1001, REVOKED_AT, 1),
+                entry_der(0x1002, NOW + dt.timedelta(days=3)),  # revoked after NOW
+                entry_der(0x1003, REVOKED_AT, 8),  # removeFromCRL
+            ],
+            CrlSpec(generation=2, dp=DP_KIYOSE, number=1),
+        )
+    )
+    source = CrlSource(index)
+    cases = [
+        (make_ee(0x1001), make_root(2)),  # revoked
+        (make_ee(0x1002), make_root(2)),  # revoked later
+        (make_ee(0x1003), make_root(2)),  # removeFromCRL
+        (make_ee(0x1004), make_root(2)),  # good
+        (make_ee(0x1001, dp=DP_NAKA), make_root(2)),  # no partition for this DP
+        (make_ee(0x1001, dp=None), make_root(2)),  # no DP at all
+        (make_ee(0x1001, dp_uri="http://crl.test/a.crl", dp=None), make_root(2)),
+        (make_ee(0x1001), make_root(3)),  # issuer mismatch (AKI is generation 2's)
+        (make_ee(0x1001, generation=3), make_root(3)),  # generation 3: no partition
+    ]
+    seen = set()
+    for at in (NOW, NOW + dt.timedelta(days=5), NOW + dt.timedelta(days=40)):  # last: stale
+        for cert, issuer in cases:
+            slow = source.check(cert, issuer, at)
+            fast = source.check_fields(cert, issuer, at, _fields(cert))
+            assert fast == slow, (cert.serial_number, at)
+            seen.add((slow.status, slow.detail.split(":")[0]))
+    statuses = {status for status, _ in seen}
+    assert statuses == {RevocationStatus.GOOD, RevocationStatus.REVOKED, RevocationStatus.UNKNOWN}
+    assert any(d == "issuer mismatch" for _, d in seen)
+    assert any(d.startswith("stale") for _, d in seen)
+
+
+def test_policy_gives_fields_only_to_sources_that_take_them() -> None:
+    roots = [make_root(2)]
+    index = CrlIndex(trusted_roots=roots, clock=FixedClock(NOW))
+    index.ingest(build_crl_der([entry_der(0x1001, REVOKED_AT, 1)], CrlSpec(number=1)))
+    plain = SetRevocationSource()  # no check_fields: asked with check()
+    cert = make_ee(0x2002)
+    # The CRL source has no partition for DP_NAKA, so the plain source answers next.
+    naka = make_ee(0x2002, dp=DP_NAKA)
+    policy = RevocationPolicy.require(CrlSource(index), plain)
+    result = policy.evaluate(naka, make_root(2), NOW, fields=_fields(naka))
+    assert result.source == "test-set" and plain.calls == 1
+    assert result.attempts[0].detail.startswith("partition missing")
+    good = policy.evaluate(cert, make_root(2), NOW, fields=_fields(cert))
+    assert good.source == "crl" and plain.calls == 1
+    revoked = make_ee(0x1001)
+    with pytest.raises(CertificateRevokedError):
+        policy.evaluate(revoked, make_root(2), NOW, fields=_fields(revoked))
+
+
+def test_verifier_revocation_through_the_crl_index(chains: ChainFactory) -> None:
+    root = chains.root(Purpose.AUTH, 3)
+    trust = TrustStore.default().with_test_roots(chains.roots())
+    good = chains.ee(Purpose.AUTH, serial=0x7001)
+    revoked = chains.ee(Purpose.AUTH, serial=0x7002)
+    index = CrlIndex(trusted_roots=[a.certificate for a in trust], clock=FixedClock(NOW))
+    crl = chains.crl(
+        Purpose.AUTH,
+        3,
+        [0x7002],
+        this_update=NOW - dt.timedelta(hours=1),
+        next_update=NOW + dt.timedelta(days=1),
+        revoked_at=REVOKED_AT,
+    )
+    index.ingest(crl.public_bytes(serialization.Encoding.DER))
+    verifier = CertificateVerifier(
+        trust, revocation=RevocationPolicy.require(CrlSource(index)), clock=FixedClock(NOW)
+    )
+    result = verifier.verify(der(good), Purpose.AUTH)
+    assert result.revocation.status is RevocationStatus.GOOD
+    assert result.revocation.source == "crl"
+    assert result.revocation.answer == CrlSource(index).check(good, root.cert, NOW)
+    for _ in range(2):  # first seen, then from the cache
+        with pytest.raises(CertificateRevokedError):
+            verifier.verify(der(revoked), Purpose.AUTH)
+
+
+# ----------------------------------------------------------------------------- path validation
+
+
+def test_built_verifier_is_reused_within_a_second_only(chains: ChainFactory) -> None:
+    trust = TrustStore.default().with_test_roots(chains.roots())
+    cert = chains.ee(Purpose.AUTH)
+    anchor = trust.select_issuer(cert)
+    paths = PathValidator()
+    at = dt.datetime(2025, 6, 1, 3, 0, 0, 100_000, tzinfo=dt.timezone.utc)
+    same = paths.verifier(anchor, Purpose.AUTH, at)
+    assert paths.verifier(anchor, Purpose.AUTH, at.replace(microsecond=999_999)) is same
+    assert paths.verifier(anchor, Purpose.AUTH, at + dt.timedelta(seconds=1)) is not same
+    assert paths.verifier(anchor, Purpose.SIGN, at) is not same
+    # cryptography keeps whole seconds: the reused verifier decides as a fresh one would.
+    not_after = cert.not_valid_after_utc
+    assert paths.validate(cert, anchor, Purpose.AUTH, not_after + dt.timedelta(microseconds=5))
+    assert paths.validate(
+        cert, anchor, Purpose.AUTH, not_after + dt.timedelta(microseconds=999_999)
+    )
+    with pytest.raises(PathValidationError, match="not valid at validation time"):
+        paths.validate(cert, anchor, Purpose.AUTH, not_after + dt.timedelta(seconds=1))
+
+
+def test_a_fraction_of_a_second_after_not_after_is_expired(
+    chains: ChainFactory, make_verifier: Callable[..., CertificateVerifier]
+) -> None:
+    cert = chains.ee(Purpose.AUTH, serial=0x7101)
+    not_after = cert.not_valid_after_utc
+    verifier = make_verifier(at=not_after)
+    assert verifier.verify(der(cert), Purpose.AUTH).validated_at == not_after
+    late = not_after + dt.timedelta(microseconds=1)
+    with pytest.raises(CertificateExpiredError):
+        make_verifier(at=late).verify(der(cert), Purpose.AUTH)  # first seen
+    with pytest.raises(CertificateExpiredError):
+        verifier.verify(der(cert), Purpose.AUTH, at=late)  # from the cache
+
+
+# ----------------------------------------------------------------------------- profile
+
+
+def test_profile_memo_is_per_purpose_and_test_root(chains: ChainFactory) -> None:
+    cert = chains.ee(Purpose.SIGN, policies=[POLICY_SIGN_TEST], serial=0x7201)
+    facts = CertificateFacts.from_der(der(cert))
+    check_profile(cert, facts, Purpose.SIGN, test_root=True)
+    check_profile(cert, facts, Purpose.SIGN, test_root=True)  # memoized pass
+    with pytest.raises(TestPolicyNotAllowedError):
+        check_profile(cert, facts, Purpose.SIGN, test_root=False)
+    again = CertificateFacts.from_der(der(chains.ee(Purpose.SIGN, policies=[POLICY_SIGN_TEST])))
+    with pytest.raises(TestPolicyNotAllowedError):
+        check_profile(cert, again, Purpose.SIGN, test_root=False)
+
+
+def test_profile_memo_never_skips_the_per_certificate_checks(chains: ChainFactory) -> None:
+    from chains import rsa_key
+
+    good = chains.ee(Purpose.AUTH, serial=0x7301)
+    check_profile(good, CertificateFacts.from_der(der(good)), Purpose.AUTH, test_root=True)
+    # Same extension set (only the SKI differs), weak key: still refused.
+    weak = chains.ee(Purpose.AUTH, serial=0x7302, key=rsa_key(77, 1024))
+    weak_facts = CertificateFacts.from_der(der(weak))
+    assert weak_facts._decoded is CertificateFacts.from_der(der(good))._decoded
+    with pytest.raises(WeakKeyError):
+        check_profile(weak, weak_facts, Purpose.AUTH, test_root=True)
+    # A shared extension that differs (keyUsage not critical) is a different set.
+    soft = chains.ee(Purpose.AUTH, serial=0x7303, ku_critical=False)
+    with pytest.raises(KeyUsageError):
+        check_profile(soft, CertificateFacts.from_der(der(soft)), Purpose.AUTH, test_root=True)
+
+
+def test_memoized_facts_match_a_fresh_parse(chains: ChainFactory) -> None:
+    from jpki_sdk.verify import profiles
+
+    certs = [
+        chains.ee(Purpose.AUTH, serial=0x7400 + i, cn=f"TEST{i:05d}ABCDEFG14104003A"[:23])
+        for i in range(5)
+    ]
+    certs += [chains.ee(Purpose.SIGN, serial=0x7500 + i) for i in range(3)]
+    for cert in certs:
+        data = der(cert)
+        first = CertificateFacts.from_der(data)
+        profiles._EXTENSION_MEMO.clear()
+        profiles._DECODED_MEMO.clear()
+        fresh = CertificateFacts.from_der(data)
+        assert first == fresh
+        assert dataclasses.astuple(_view(first)) == dataclasses.astuple(_view(fresh))
+        assert [e.oid for e in first.extensions] == [e.oid.dotted_string for e in cert.extensions]
+        for ext, theirs in zip(first.extensions, cert.extensions, strict=True):
+            assert ext.critical == theirs.critical
+            assert ext.value == theirs.value.public_bytes()
+
+
+@dataclasses.dataclass(frozen=True)
+class _View:
+    ku: object
+    eku: object
+    policies: object
+    aki: object
+    ca: object
+    critical: object
+
+
+def _view(facts: CertificateFacts) -> _View:
+    return _View(
+        facts.key_usage,
+        facts.ext_key_usage,
+        facts.policies,
+        facts.authority_key_id,
+        facts.is_ca,
+        facts.critical_oids,
+    )
