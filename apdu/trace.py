@@ -1,6 +1,6 @@
 """The redacting APDU tracer: every command and response on the wire as one log record each.
 
-Records go to the logger ``apdu.traffic`` at level :data:`TRAFFIC` (5, below DEBUG), so they
+Records go to the logger ``apdu.traffic`` at level :data:`TRAFFIC` (7, below DEBUG), so they
 cost one ``isEnabledFor`` check when tracing is off. To see them::
 
     logging.basicConfig(level=apdu.trace.TRAFFIC)      # or
@@ -39,8 +39,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The logging level of APDU traffic records: below DEBUG.
-TRAFFIC = 5
+#: The logging level of APDU traffic records: below DEBUG. Not 5: uvicorn names level 5
+#: "TRACE" when it configures logging, and the service and the card agent run under uvicorn.
+TRAFFIC = 7
 logging.addLevelName(TRAFFIC, "TRAFFIC")
 
 #: The logger every :class:`ApduTracer` writes to unless given another.

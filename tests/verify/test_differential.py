@@ -13,8 +13,10 @@ assert exactly that difference, so that a change on either side shows up.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from asn1crypto import x509 as asn1_x509
@@ -89,6 +91,16 @@ def _pyhanko_category(exc: Exception) -> str:
     if "critical" in text:
         return "critical_extension"
     return "other"
+
+
+def _run_pyhanko(coroutine: Any) -> Any:
+    """Run pyhanko's async validation on a thread of its own.
+
+    asyncio.run() refuses to start inside a running event loop, and a session-scoped fixture
+    of another suite (Playwright's sync API, for one) may leave such a loop on the main thread.
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @dataclass
@@ -388,7 +400,7 @@ class Harness:
             ),
         )
         try:
-            asyncio.run(validator.async_validate_usage(key_usage, extended_key_usage=eku))
+            _run_pyhanko(validator.async_validate_usage(key_usage, extended_key_usage=eku))
         except (ph_errors.ValidationError, ph_errors.PathError) as exc:
             return exc
         return None
@@ -488,7 +500,7 @@ def test_simulator_pki_certificates_agree() -> None:
                 asn1_x509.Certificate.load(der(cert)), validation_context=context
             )
             try:
-                asyncio.run(validator.async_validate_usage(ku, extended_key_usage=eku))
+                _run_pyhanko(validator.async_validate_usage(ku, extended_key_usage=eku))
                 theirs: Exception | None = None
             except (ph_errors.ValidationError, ph_errors.PathError) as exc:
                 theirs = exc
