@@ -360,9 +360,11 @@ class _Decoded:
     __slots__ = (
         "authority_key_id",
         "critical_oids",
+        "crl_distribution_points",
         "ext_key_usage",
         "is_ca",
         "key_usage",
+        "kind",
         "passed",
         "policies",
     )
@@ -377,6 +379,9 @@ class _Decoded:
         self.policies = _decode(by_oid, OID_CERT_POLICIES, _decode_policies)
         self.authority_key_id = _decode(by_oid, OID_AUTHORITY_KEY_ID, _decode_aki)
         self.is_ca = _decode(by_oid, OID_BASIC_CONSTRAINTS, _decode_basic_constraints)
+        #: The raw cRLDistributionPoints value (None when absent), for revocation look-ups.
+        self.crl_distribution_points = by_oid.get(OID_CRL_DISTRIBUTION_POINTS)
+        self.kind = _classify(self.policies, self.key_usage, self.ext_key_usage)
         self.passed: set[tuple[Purpose, bool]] = set()
 
 
@@ -485,6 +490,11 @@ class CertificateFacts:
     def critical_oids(self) -> tuple[str, ...]:
         return self._decoded.critical_oids
 
+    @property
+    def crl_distribution_points(self) -> bytes | None:
+        """The raw cRLDistributionPoints extension value, or None."""
+        return self._decoded.crl_distribution_points
+
     def extension(self, oid: str) -> RawExtension | None:
         for ext in self.extensions:
             if ext.oid == oid:
@@ -509,10 +519,10 @@ class CertificateFacts:
         """Read the facts; :class:`CertificateParseError` if the structure is broken,
         :class:`ExtensionMalformedError` if a profile-relevant extension cannot be decoded."""
         try:
-            issuer, subject, sig_alg, exts, key = _walk_certificate(der)
+            issuer, subject, sig_alg, exts, decoded = _walk_certificate(der)
         except _DerError as exc:
             raise CertificateParseError(f"certificate DER is malformed: {exc}") from None
-        return cls(exts, issuer, subject, sig_alg, _decoded(exts, key))
+        return cls(exts, issuer, subject, sig_alg, decoded)
 
 
 def _header(der: bytes, pos: int, end: int) -> tuple[int, int, int]:
@@ -538,12 +548,13 @@ def _header(der: bytes, pos: int, end: int) -> tuple[int, int, int]:
 
 def _walk_certificate(
     der: bytes,
-) -> tuple[bytes, bytes, bytes, tuple[RawExtension, ...], tuple[object, ...]]:
-    """(issuer Name DER, subject Name DER, signatureAlgorithm content, extensions, memo key of
-    the extension set) of a certificate, strict DER framing.
+) -> tuple[bytes, bytes, bytes, tuple[RawExtension, ...], _Decoded]:
+    """(issuer Name DER, subject Name DER, signatureAlgorithm content, extensions, their
+    decoding) of a certificate, strict DER framing.
 
-    The hot path of a first-seen certificate: short-form headers are read inline, and each
-    shared extension is looked up by its exact bytes instead of being parsed again.
+    The hot path of a first-seen certificate: short-form headers are read inline, and the
+    extensions are looked up by their exact bytes instead of being parsed again (see
+    :func:`_walk_extensions`).
     """
     n = len(der)
     header = _header
@@ -562,8 +573,7 @@ def _walk_certificate(
         field = -1 if der[ts] == 0xA0 else 0
         issuer = subject = b""
         exts: tuple[RawExtension, ...] = ()
-        key: tuple[object, ...] = ()
-        seen_extensions = False
+        decoded: _Decoded | None = None
         while pos < te:
             # _header inlined for the short and the one/two-octet long forms
             tag = der[pos]
@@ -591,30 +601,66 @@ def _walk_certificate(
                     raise _DerError("subject is not a Name")
                 subject = der[pos:ce]
             elif tag == 0xA3 and field >= 6:
-                if seen_extensions:
+                if decoded is not None:
                     raise _DerError("extensions appear twice")
-                seen_extensions = True
-                exts, key = _walk_extensions(der, cs, ce)
+                exts, decoded = _walk_extensions(der, cs, ce)
             field += 1
             pos = ce
         if field < 6:
             raise _DerError("tbsCertificate has too few fields")
     except IndexError:
         raise _DerError("truncated") from None
-    return issuer, subject, der[a_s:a_e], exts, key
+    if decoded is None:
+        decoded = _decoded((), ())
+    return issuer, subject, der[a_s:a_e], exts, decoded
 
 
-def _walk_extensions(
+#: The usual last extension, a non-critical subjectKeyIdentifier of 20 octets:
+#: SEQUENCE(29) { OID 2.5.29.14, OCTET STRING(22) { OCTET STRING(20) <key id> } }.
+_SKI20_HEAD = bytes.fromhex("301d0603551d0e04160414")
+_SKI20_LEN = len(_SKI20_HEAD) + 20
+#: Extensions block minus a trailing 20-octet SKI -> (the other extensions, the decoding of
+#: the whole set). Every certificate of one kind, root and municipality shares that prefix.
+_BLOCK_MEMO: dict[bytes, tuple[tuple[RawExtension, ...], _Decoded]] = {}
+
+
+def _walk_extensions(der: bytes, start: int, end: int) -> tuple[tuple[RawExtension, ...], _Decoded]:
+    """The extensions in ``[3] { SEQUENCE OF Extension }`` at ``der[start:end]``, decoded.
+
+    Fast path: when the block ends with a 20-octet SKI extension and the bytes before it were
+    already walked (strictly) for an earlier certificate, only the SKI is new; identical
+    prefix bytes parse identically and end exactly where the SKI starts.
+    """
+    tail = end - _SKI20_LEN
+    if tail > start and der[tail : tail + len(_SKI20_HEAD)] == _SKI20_HEAD:
+        prefix = der[start:tail]
+        hit = _BLOCK_MEMO.get(prefix)
+        if hit is not None:
+            ski = RawExtension(OID_SUBJECT_KEY_ID, False, der[end - 22 : end])
+            return (*hit[0], ski), hit[1]
+    else:
+        prefix = b""
+    exts, key, last_start = _walk_extension_list(der, start, end)
+    decoded = _decoded(exts, key)
+    if prefix and last_start == tail:  # the last extension is exactly that SKI
+        if len(_BLOCK_MEMO) >= _MEMO_MAX:
+            _BLOCK_MEMO.clear()
+        _BLOCK_MEMO[prefix] = (exts[:-1], decoded)
+    return exts, decoded
+
+
+def _walk_extension_list(
     der: bytes, start: int, end: int
-) -> tuple[tuple[RawExtension, ...], tuple[object, ...]]:
-    """The extensions in ``[3] { SEQUENCE OF Extension }`` at ``der[start:end]`` and the memo
-    key of the set (shared extensions by value, others by OID and criticality)."""
+) -> tuple[tuple[RawExtension, ...], tuple[object, ...], int]:
+    """The extensions, the memo key of the set (shared extensions by value, others by OID and
+    criticality) and the offset of the last extension."""
     tag, p, se = _header(der, start, end)
     if tag != 0x30 or se != end:
         raise _DerError("extensions is not one SEQUENCE")
     exts: list[RawExtension] = []
     key: list[object] = []
     memo = _EXTENSION_MEMO
+    last = -1
     while p < se:
         # _header inlined for the short and the one/two-octet long forms
         tag = der[p]
@@ -645,8 +691,9 @@ def _walk_extensions(
         else:
             key.append(ext)
         exts.append(ext)
+        last = p
         p = ee
-    return tuple(exts), tuple(key)
+    return tuple(exts), tuple(key), last
 
 
 def _parse_extension(tlv: bytes) -> RawExtension:
@@ -767,22 +814,29 @@ def classify(facts: CertificateFacts) -> Purpose | None:
 
     By policy OID first (unambiguous), then by the usage pattern.
     """
-    kinds = {_POLICY_KIND[p] for p in facts.policies or () if p in _POLICY_KIND}
+    return facts._decoded.kind
+
+
+def _classify(
+    policies: tuple[str, ...] | None,
+    key_usage: frozenset[str] | None,
+    ext_key_usage: tuple[str, ...] | None,
+) -> Purpose | None:
+    kinds = {_POLICY_KIND[p] for p in policies or () if p in _POLICY_KIND}
     if len(kinds) == 1:
         return kinds.pop()
     if kinds:
         return None
-    ku = facts.key_usage or frozenset()
-    if "content_commitment" in ku:
+    if "content_commitment" in (key_usage or frozenset()):
         return Purpose.SIGN
-    if EKU_CLIENT_AUTH in (facts.ext_key_usage or ()):
+    if EKU_CLIENT_AUTH in (ext_key_usage or ()):
         return Purpose.AUTH
     return None
 
 
 def check_kind(facts: CertificateFacts, purpose: Purpose) -> None:
     """Raise :class:`WrongCertificateKindError` when the certificate is of the other kind."""
-    kind = classify(facts)
+    kind = facts._decoded.kind
     if kind is not None and kind is not purpose:
         raise WrongCertificateKindError(
             f"this is a {kind.label} ({kind.value}) certificate; "
@@ -929,13 +983,20 @@ def check_signature_algorithm(cert: x509.Certificate, *, allow_sha1: bool) -> No
     signature_algorithm_name(cert, allow_sha1=allow_sha1)
 
 
+#: cryptography's concrete RSA public key class (an exact type check is cheaper than the ABC
+#: isinstance; other registered implementations still pass the isinstance test).
+_RSA_PUBLIC_KEY_TYPE = type(
+    rsa.RSAPublicNumbers(65537, (1 << 2047) + 1).public_key()  # any well-formed key
+)
+
+
 def check_key(cert: x509.Certificate) -> int:
     """RSA with 2048..8192 bits; returns the size."""
     try:
         key = cert.public_key()
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise UnsupportedKeyError(f"the public key cannot be loaded: {exc}") from None
-    if not isinstance(key, rsa.RSAPublicKey):
+    if type(key) is not _RSA_PUBLIC_KEY_TYPE and not isinstance(key, rsa.RSAPublicKey):
         raise UnsupportedKeyError(f"the key is {type(key).__name__}; JPKI certificates use RSA")
     bits = key.key_size
     if bits < MIN_RSA_BITS:

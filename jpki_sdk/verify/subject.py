@@ -37,6 +37,7 @@ __all__ = [
     "PREFECTURES_ROMAJI",
     "CrlDistributionPoint",
     "Subject",
+    "common_name",
     "municipality_code_from_cn",
     "read_crl_distribution_point",
     "serial_hex",
@@ -142,39 +143,54 @@ _CN_OID_TLV = b"\x06\x03\x55\x04\x03"
 
 def _common_names(der: bytes) -> list[str] | None:
     """The CN values of the DER Name ``der``, or None when one is not a UTF8String,
-    PrintableString or IA5String (or the Name is malformed): the caller then asks
-    cryptography. Runs once per first-seen certificate, so only the CN values are decoded."""
+    PrintableString or IA5String, or the Name does not have short-form lengths (the caller
+    then asks cryptography, which has already parsed the certificate strictly). Runs once per
+    first-seen certificate, so it is one inlined loop that decodes only the CN values."""
     try:
-        tag, s, e = _tlv(der, 0, len(der))
-        if tag != 0x30 or e != len(der):
+        end = len(der)
+        if der[0] != 0x30 or der[1] + 2 != end:
             return None
         out: list[str] = []
-        for set_tag, ss, se in _children(der, s, e):
-            if set_tag != 0x31:
+        p = 2
+        while p < end:
+            if der[p] != 0x31 or der[p + 1] >= 0x80:
                 return None
-            for atv_tag, as_, ae in _children(der, ss, se):
-                if atv_tag != 0x30:
+            set_end = p + 2 + der[p + 1]
+            q = p + 2
+            while q < set_end:
+                # AttributeTypeAndValue ::= SEQUENCE { type OID, value ANY }, short forms
+                if der[q] != 0x30 or der[q + 1] >= 0x80 or der[q + 2] != 0x06 or der[q + 3] >= 0x80:
                     return None
-                parts = _children(der, as_, ae)
-                if len(parts) != 2 or parts[0][0] != 0x06:
+                atv_end = q + 2 + der[q + 1]
+                value = q + 4 + der[q + 3]
+                if value + 2 > atv_end or der[value + 1] >= 0x80:
                     return None
-                if der[as_ : parts[0][2]] != _CN_OID_TLV:
-                    continue
-                encoding = _STRING_TAGS.get(parts[1][0])
-                if encoding is None:
+                if value + 2 + der[value + 1] != atv_end:
                     return None
-                out.append(der[parts[1][1] : parts[1][2]].decode(encoding))
-    except (_DerError, UnicodeDecodeError):
+                if der[q + 2 : value] == _CN_OID_TLV:
+                    encoding = _STRING_TAGS.get(der[value])
+                    if encoding is None:
+                        return None
+                    out.append(der[value + 2 : atv_end].decode(encoding))
+                q = atv_end
+            if q != set_end or set_end > end:
+                return None
+            p = set_end
+    except (IndexError, UnicodeDecodeError):
         return None
     return out
 
 
-def _common_name(cert: x509.Certificate, facts: CertificateFacts) -> str | None:
-    cns = _common_names(facts.subject_der)
-    if cns is None:  # a string type the fast path does not decode: let cryptography do it
+def common_name(cert: x509.Certificate, subject_der: bytes) -> str:
+    """The certificate's single, non-empty CN; :class:`SubjectError` otherwise.
+
+    ``subject_der`` is the certificate's subject Name DER (read by the caller).
+    """
+    cns = _common_names(subject_der)
+    if cns is None:  # a form the fast path does not read: let cryptography do it
         cns = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    if len(cns) != 1:
-        return None
+    if len(cns) != 1 or not cns[0]:
+        raise SubjectError("the certificate subject has no single, non-empty CN")
     return cns[0]
 
 
@@ -344,18 +360,36 @@ class Subject:
             from cryptography.hazmat.primitives import serialization
 
             facts = CertificateFacts.from_der(cert.public_bytes(serialization.Encoding.DER))
-        cn = _common_name(cert, facts)
-        if not cn:
-            raise SubjectError("the certificate subject has no single, non-empty CN")
         dp_ext = facts.extension(OID_CRL_DISTRIBUTION_POINTS)
-        return cls(
+        return cls.from_parts(
             serial=cert.serial_number,
+            cn=common_name(cert, facts.subject_der),
+            anchor=anchor,
+            not_before=not_before or cert.not_valid_before_utc,
+            not_after=not_after or cert.not_valid_after_utc,
+            crl_distribution_point_der=dp_ext.value if dp_ext is not None else None,
+        )
+
+    @classmethod
+    def from_parts(
+        cls,
+        *,
+        serial: int,
+        cn: str,
+        anchor: TrustAnchor,
+        not_before: datetime,
+        not_after: datetime,
+        crl_distribution_point_der: bytes | None,
+    ) -> Subject:
+        """Build the subject from what the verifier already read from the certificate."""
+        return cls(
+            serial=serial,
             cn=cn,
             municipality_code=municipality_code_from_cn(cn),
             root_name=anchor.name,
             root_generation=anchor.generation,
             is_test_root=anchor.is_test,
-            not_before=not_before or cert.not_valid_before_utc,
-            not_after=not_after or cert.not_valid_after_utc,
-            crl_distribution_point_der=dp_ext.value if dp_ext is not None else None,
+            not_before=not_before,
+            not_after=not_after,
+            crl_distribution_point_der=crl_distribution_point_der,
         )

@@ -51,7 +51,6 @@ from jpki_sdk.verify.errors import (
 from jpki_sdk.verify.identity import Identity, identity_from_certificate
 from jpki_sdk.verify.path import VALIDATOR_SHA1_LEGACY, PathValidator
 from jpki_sdk.verify.profiles import (
-    OID_CRL_DISTRIBUTION_POINTS,
     CertificateFacts,
     Purpose,
     check_kind,
@@ -60,7 +59,7 @@ from jpki_sdk.verify.profiles import (
 from jpki_sdk.verify.revocation import RevocationPolicy, RevocationResult
 from jpki_sdk.verify.revocation.policy import RevocationFields
 from jpki_sdk.verify.signature import verify_signature
-from jpki_sdk.verify.subject import Subject, serial_hex
+from jpki_sdk.verify.subject import Subject, common_name, serial_hex
 from jpki_sdk.verify.trust import TrustAnchor, TrustStore, issuer_text, verifies
 
 __all__ = ["MAX_CERTIFICATE_BYTES", "CertificateVerifier", "ValidatedCertificate"]
@@ -73,19 +72,65 @@ MAX_CERTIFICATE_BYTES = 64 * 1024
 _DER = serialization.Encoding.DER
 
 
-@dataclass(frozen=True, slots=True)
 class _Entry:
-    """What steps 1-8 established for one certificate and purpose (cached)."""
+    """What steps 1-8 established for one certificate and purpose (cached).
 
-    certificate: x509.Certificate
-    purpose: Purpose
-    anchor: TrustAnchor
-    not_before: datetime
-    not_after: datetime
-    subject: Subject | None
-    identity: Identity | None
-    path_validator: str
-    revocation_fields: RevocationFields
+    The :class:`Subject` value is built on first use from the fields read at validation
+    (the CN was checked then); everything else is fixed at construction.
+    """
+
+    __slots__ = (
+        "_cn",
+        "_dp_der",
+        "_subject",
+        "anchor",
+        "certificate",
+        "identity",
+        "not_after",
+        "not_before",
+        "path_validator",
+        "purpose",
+        "revocation_fields",
+    )
+
+    def __init__(  # noqa: PLR0917 - internal, built once per first-seen certificate
+        self,
+        certificate: x509.Certificate,
+        purpose: Purpose,
+        anchor: TrustAnchor,
+        not_before: datetime,
+        not_after: datetime,
+        cn: str | None,
+        identity: Identity | None,
+        path_validator: str,
+        revocation_fields: RevocationFields,
+    ) -> None:
+        self.certificate = certificate
+        self.purpose = purpose
+        self.anchor = anchor
+        self.not_before = not_before
+        self.not_after = not_after
+        self.identity = identity
+        self.path_validator = path_validator
+        self.revocation_fields = revocation_fields
+        self._cn = cn
+        self._dp_der = revocation_fields.crl_distribution_points
+        self._subject: Subject | None = None
+
+    @property
+    def subject(self) -> Subject | None:
+        subject = self._subject
+        if subject is None and self._cn is not None:
+            subject = Subject.from_parts(
+                serial=self.revocation_fields.serial,
+                cn=self._cn,
+                anchor=self.anchor,
+                not_before=self.not_before,
+                not_after=self.not_after,
+                crl_distribution_point_der=self._dp_der,
+            )
+            self._subject = subject  # a race builds two equal values: harmless
+        return subject
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +231,8 @@ def load_certificate(data: CertificateInput) -> tuple[bytes, x509.Certificate | 
         raise CertificateParseError(
             f"{len(raw)} bytes is too large for a certificate (max {MAX_CERTIFICATE_BYTES})"
         )
+    if raw[:1] == b"\x30":  # DER (a PEM text never starts with "0" before -----BEGIN)
+        return raw, None
     if raw[:64].lstrip().startswith(b"-----BEGIN"):
         try:
             certs = x509.load_pem_x509_certificates(raw)
@@ -416,27 +463,22 @@ class CertificateVerifier:
                     anchor=anchor,
                 ) from None
             raise
-        subject = identity = None
+        cn = identity = None
         if purpose is Purpose.AUTH:
-            subject = Subject.from_certificate(
-                cert, anchor, facts, not_before=not_before, not_after=not_after
-            )
+            cn = common_name(cert, facts.subject_der)
         else:
             identity = identity_from_certificate(cert, facts)
         if validator == VALIDATOR_SHA1_LEGACY:
             logger.warning(
                 "serial %X accepted with a SHA-1 signature (allowed)", cert.serial_number
             )
-        dp = facts.extension(OID_CRL_DISTRIBUTION_POINTS)
         fields = RevocationFields(
             cert.serial_number,
             facts.authority_key_id,
-            dp.value if dp is not None else None,
+            facts.crl_distribution_points,
             bool(facts.is_ca),
         )
-        return _Entry(
-            cert, purpose, anchor, not_before, not_after, subject, identity, validator, fields
-        )
+        return _Entry(cert, purpose, anchor, not_before, not_after, cn, identity, validator, fields)
 
     def _select_anchor(self, cert: x509.Certificate, facts: CertificateFacts) -> TrustAnchor:
         candidates = self._trust.candidates(cert, facts)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -263,3 +263,130 @@ def _view(facts: CertificateFacts) -> _View:
         facts.is_ca,
         facts.critical_oids,
     )
+
+
+def _with_extensions(
+    chains: ChainFactory, extra: list[tuple[x509.ExtensionType, bool]], *, ski: bool = True
+) -> x509.Certificate:
+    """An AUTH certificate from the factory, with ``extra`` extensions added at the end and,
+    unless ``ski`` is False, no subjectKeyIdentifier."""
+    from chains import build_ee
+
+    spec = chains.spec(Purpose.AUTH, serial=0x7600 + len(extra))
+    spec.extra = extra
+    cert = build_ee(spec)
+    if ski:
+        return cert
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(cert.subject)
+        .issuer_name(cert.issuer)
+        .public_key(cert.public_key())  # type: ignore[arg-type]
+        .serial_number(cert.serial_number)
+        .not_valid_before(cert.not_valid_before_utc)
+        .not_valid_after(cert.not_valid_after_utc)
+    )
+    for ext in cert.extensions:
+        if not isinstance(ext.value, x509.SubjectKeyIdentifier):
+            builder = builder.add_extension(ext.value, critical=ext.critical)
+    return builder.sign(chains.root(Purpose.AUTH).key, spec.hash)  # type: ignore[arg-type]
+
+
+def test_ski_lookalike_at_the_end_of_another_extension(chains: ChainFactory) -> None:
+    """The block memo is only used when the trailing 31 bytes really are a separate SKI
+    extension: here they are the end of an unknown extension's value."""
+    fake_ski = bytes.fromhex("301d0603551d0e04160414") + bytes(range(20))
+    odd = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), fake_ski)
+    for _ in range(2):  # second pass: nothing was memoized for this prefix
+        cert = _with_extensions(chains, [(odd, False)], ski=False)
+        facts = CertificateFacts.from_der(der(cert))
+        assert [e.oid for e in facts.extensions] == [e.oid.dotted_string for e in cert.extensions]
+        assert facts.extensions[-1].value == fake_ski
+        assert facts.subject_key_id is None
+
+
+def test_block_memo_hit_keeps_each_certificates_ski(chains: ChainFactory) -> None:
+    from chains import rsa_key
+
+    certs = [chains.ee(Purpose.AUTH, serial=0x7700 + i, key=rsa_key(80 + i)) for i in range(3)]
+    kids = {
+        cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+        for cert in certs
+    }
+    assert len(kids) == 3
+    decoded = set()
+    for cert in certs:
+        facts = CertificateFacts.from_der(der(cert))
+        assert facts.subject_key_id == (
+            cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+        )
+        decoded.add(id(facts._decoded))
+    assert len(decoded) == 1  # one shared decoding for the three
+
+
+# ----------------------------------------------------------------------------- subject CN
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        [("2.5.4.6", "JP"), ("2.5.4.3", "412594E75JACJM14104003A")],
+        [("2.5.4.3", "first"), ("2.5.4.3", "second")],
+        [("2.5.4.6", "JP")],
+        [("2.5.4.3", "試験\u3000花子")],
+        [("2.5.4.11", "u" * 150), ("2.5.4.3", "cn")],  # long form: read by cryptography
+        [("2.5.4.10", "JPKI TEST"), ("2.5.4.11", "unit"), ("2.5.4.3", "cn")],
+    ],
+)
+def test_common_name_fast_path_matches_cryptography(
+    chains: ChainFactory, attributes: list[tuple[str, str]]
+) -> None:
+    from jpki_sdk.verify import SubjectError
+    from jpki_sdk.verify.subject import common_name
+
+    name = x509.Name(
+        [x509.NameAttribute(x509.ObjectIdentifier(oid), value) for oid, value in attributes]
+    )
+    cert = _build_with_subject(chains, name)
+    cns = [a.value for a in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
+    subject_der = CertificateFacts.from_der(der(cert)).subject_der
+    if len(cns) == 1:
+        assert common_name(cert, subject_der) == cns[0]
+    else:
+        with pytest.raises(SubjectError):
+            common_name(cert, subject_der)
+
+
+def test_common_name_multi_valued_and_bmp(chains: ChainFactory) -> None:
+    from jpki_sdk.verify.subject import common_name
+
+    multi = x509.Name(
+        [
+            x509.RelativeDistinguishedName(
+                [
+                    x509.NameAttribute(x509.NameOID.COUNTRY_NAME, "JP"),
+                    x509.NameAttribute(x509.NameOID.COMMON_NAME, "multi"),
+                ]
+            )
+        ]
+    )
+    bmp = x509.Name(
+        [x509.NameAttribute(x509.NameOID.COMMON_NAME, "bmp", x509.name._ASN1Type.BMPString)]
+    )
+    for name, expected in ((multi, "multi"), (bmp, "bmp")):
+        cert = _build_with_subject(chains, name)
+        assert common_name(cert, cert.subject.public_bytes()) == expected
+
+
+def _build_with_subject(chains: ChainFactory, name: x509.Name) -> x509.Certificate:
+    base = chains.ee(Purpose.AUTH)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(base.issuer)
+        .public_key(base.public_key())  # type: ignore[arg-type]
+        .serial_number(0x7800)
+        .not_valid_before(base.not_valid_before_utc)
+        .not_valid_after(base.not_valid_after_utc)
+    )
+    return builder.sign(chains.root(Purpose.AUTH).key, hashes.SHA256())
