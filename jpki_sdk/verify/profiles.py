@@ -559,12 +559,28 @@ def _walk_certificate(
     n = len(der)
     header = _header
     try:
-        tag, s, e = header(der, 0, n)
-        if tag != 0x30 or e != n:
-            raise _DerError("not one SEQUENCE")
-        tag, ts, te = header(der, s, e)
-        if tag != 0x30:
-            raise _DerError("tbsCertificate is not a SEQUENCE")
+        if (  # the usual shape, read inline: 30 82 LL LL 30 82 LL LL ... (two-octet lengths)
+            n >= 8
+            and der[0] == 0x30
+            and der[1] == 0x82
+            and der[2]
+            and der[4] == 0x30
+            and der[5] == 0x82
+            and der[6]
+            and (der[2] << 8 | der[3]) + 4 == n
+        ):
+            e = n
+            ts = 8
+            te = 8 + (der[6] << 8 | der[7])
+            if te > n:
+                raise _DerError("length beyond the enclosing value")
+        else:
+            tag, s, e = header(der, 0, n)
+            if tag != 0x30 or e != n:
+                raise _DerError("not one SEQUENCE")
+            tag, ts, te = header(der, s, e)
+            if tag != 0x30:
+                raise _DerError("tbsCertificate is not a SEQUENCE")
         tag, a_s, a_e = header(der, te, e)
         tag2, _, b_e = header(der, a_e, e)
         if tag != 0x30 or tag2 != 0x03 or b_e != e:

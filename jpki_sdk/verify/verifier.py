@@ -70,6 +70,7 @@ logger = logging.getLogger(__name__)
 MAX_CERTIFICATE_BYTES = 64 * 1024
 
 _DER = serialization.Encoding.DER
+_ANCHOR_MEMO_SIZE = 256
 
 
 class _Entry:
@@ -316,6 +317,8 @@ class CertificateVerifier:
         self._allow_sha1 = bool(allow_sha1)
         self._paths = PathValidator(allow_sha1=self._allow_sha1)
         self._cache: OrderedDict[tuple[bytes, Purpose], _Entry] = OrderedDict()
+        # (AKI key id, issuer Name DER) -> the one root with that key id and exact name.
+        self._anchor_by_key: dict[tuple[bytes, bytes], TrustAnchor] = {}
         self._lock = threading.Lock()
         self._hits = 0
         self._misses = 0
@@ -481,6 +484,29 @@ class CertificateVerifier:
         return _Entry(cert, purpose, anchor, not_before, not_after, cn, identity, validator, fields)
 
     def _select_anchor(self, cert: x509.Certificate, facts: CertificateFacts) -> TrustAnchor:
+        aki = facts.authority_key_id
+        if aki is not None:
+            known = self._anchor_by_key.get((aki, facts.issuer_der))
+            if known is not None:
+                return known
+        anchor = self._find_anchor(cert, facts)
+        if aki is not None:
+            # Remembered only when the key id names exactly this root and the issuer name is
+            # its exact DER: then _find_anchor returns it for every certificate with the same
+            # (key id, issuer name) without looking at anything else. A choice that needed a
+            # name comparison or a signature check is made again each time.
+            candidates = self._trust.by_key_id(aki)
+            if (
+                len(candidates) == 1
+                and candidates[0] is anchor
+                and anchor.subject_der == facts.issuer_der
+            ):
+                if len(self._anchor_by_key) >= _ANCHOR_MEMO_SIZE:
+                    self._anchor_by_key.clear()
+                self._anchor_by_key[(aki, facts.issuer_der)] = anchor
+        return anchor
+
+    def _find_anchor(self, cert: x509.Certificate, facts: CertificateFacts) -> TrustAnchor:
         candidates = self._trust.candidates(cert, facts)
         if facts.authority_key_id is not None:
             named = [

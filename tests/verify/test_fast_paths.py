@@ -390,3 +390,32 @@ def _build_with_subject(chains: ChainFactory, name: x509.Name) -> x509.Certifica
         .not_valid_after(base.not_valid_after_utc)
     )
     return builder.sign(chains.root(Purpose.AUTH).key, hashes.SHA256())
+
+
+# ----------------------------------------------------------------------------- issuer
+
+
+def test_remembered_issuer_choice_keeps_every_issuer_error(
+    chains: ChainFactory, make_verifier: Callable[..., CertificateVerifier]
+) -> None:
+    """One verifier, the issuer choice remembered after a good certificate: the variants that
+    must fail still fail with the same errors as on a fresh verifier."""
+    from cryptography.x509.oid import NameOID
+
+    from jpki_sdk.verify import CertificateSignatureError, UntrustedIssuerError
+
+    verifier = make_verifier()
+    assert verifier.verify(chains.ee(Purpose.AUTH, 3), Purpose.AUTH).anchor.generation == 3
+    assert verifier.verify(chains.ee(Purpose.AUTH, 2), Purpose.AUTH).anchor.generation == 2
+    other = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Someone else")])
+    with pytest.raises(UntrustedIssuerError):
+        verifier.verify(chains.ee(Purpose.AUTH, 3, issuer_name=other), Purpose.AUTH)
+    with pytest.raises(CertificateSignatureError):  # AKI of generation 3, signed by 2
+        verifier.verify(
+            chains.ee(Purpose.AUTH, 3, signer=chains.root(Purpose.AUTH, 2).key, serial=0x7901),
+            Purpose.AUTH,
+        )
+    with pytest.raises(CertificateSignatureError):
+        verifier.verify(chains.ee(Purpose.AUTH, 3, tamper=True, serial=0x7902), Purpose.AUTH)
+    no_aki = verifier.verify(chains.ee(Purpose.AUTH, 2, no_aki=True), Purpose.AUTH)
+    assert no_aki.anchor.generation == 2

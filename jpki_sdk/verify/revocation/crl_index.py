@@ -111,6 +111,7 @@ _HEADER_LIMIT = 1 << 20
 _DP_CACHE_SIZE = 8192
 _ISSUER_CACHE_SIZE = 64
 _ROUTE_CACHE_SIZE = 1024
+_NO_DPS: list[tuple[bytes, x509.GeneralName]] = []
 
 #: How a certificate maps to partitions: (issuer SPKI hash, issuer key id, DP keys), or why not.
 _Route = tuple[bytes, bytes, tuple[tuple[bytes, x509.GeneralName], ...], bool] | str
@@ -1162,12 +1163,21 @@ class CrlIndex:
         ``fields`` must describe ``cert``; ``cert`` itself is only read the first time a
         cRLDistributionPoints value is seen (to decode it).
         """
-        route = self._make_route(
-            issuer,
-            fields.authority_key_id,
-            self._dp_keys_of_raw(fields.crl_distribution_points, cert),
-            fields.is_ca,
-        )
+        raw_dp = fields.crl_distribution_points
+        dps = self._dp_by_raw.get(raw_dp) if raw_dp is not None else _NO_DPS
+        if dps is None:
+            dps = self._dp_keys_of_raw(raw_dp, cert)
+        iid, issuer_kid = self._issuer_ids_of(issuer)
+        aki = fields.authority_key_id
+        if aki is None or aki == issuer_kid:  # the usual case, inlined: _find without a route
+            by_key = self._snapshot.by_key
+            for key, _ in dps:
+                part = by_key.get((iid, key))
+                if part is not None:
+                    return self._answer(
+                        part, part.label, fields.is_ca, fields.serial, at, source_name=source_name
+                    )
+        route = self._make_route(issuer, aki, dps, fields.is_ca)
         part, label, is_ca = self._find(route)
         return self._answer(part, label, is_ca, fields.serial, at, source_name=source_name)
 
