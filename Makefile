@@ -22,8 +22,12 @@ $(STAMP_PY): pyproject.toml $(STAMP_SYS)
 	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
 	@touch $@
 
+# The main job on the embedded default, the simulated card: first a card session from the
+# command line, then the full login story (service, card agent, demo site). Without a terminal
+# (CI) `jpki demo` plays both journeys headless; at a terminal it prints the URL and serves.
 demo: setup
-	$(BIN)/jpki demo --headless
+	JPKI=$(BIN)/jpki bash tools/demo-card-session.sh
+	$(BIN)/jpki demo
 
 lint: setup
 	$(BIN)/ruff check .
