@@ -82,8 +82,28 @@ def test_check_fields_answers_as_check() -> None:
             CrlSpec(generation=2, dp=DP_KIYOSE, number=1),
         )
     )
+    for generation, dp, users, cas in ((3, DP_NAKA, False, True), (1, DP_KIYOSE, True, False)):
+        scoped = x509.IssuingDistributionPoint(
+            full_name=[x509.DirectoryName(dp)],
+            relative_name=None,
+            only_contains_user_certs=users,
+            only_contains_ca_certs=cas,
+            only_some_reasons=None,
+            indirect_crl=False,
+            only_contains_attribute_certs=False,
+        )
+        index.ingest(
+            build_crl_der(
+                [entry_der(0x1001, REVOKED_AT, 1)],
+                CrlSpec(generation=generation, dp=None, number=1),
+                extensions=[(scoped, True)],
+            )
+        )
     source = CrlSource(index)
     cases = [
+        (make_ee(0x1005, generation=3, dp=DP_NAKA), make_root(3)),  # CA-only partition
+        (make_ee(0x1006, generation=1), make_root(1)),  # user-only partition: good
+        (make_ee(0x1001, generation=1), make_root(1)),  # user-only partition: revoked
         (make_ee(0x1001), make_root(2)),  # revoked
         (make_ee(0x1002), make_root(2)),  # revoked later
         (make_ee(0x1003), make_root(2)),  # removeFromCRL
@@ -100,11 +120,12 @@ def test_check_fields_answers_as_check() -> None:
             slow = source.check(cert, issuer, at)
             fast = source.check_fields(cert, issuer, at, _fields(cert))
             assert fast == slow, (cert.serial_number, at)
-            seen.add((slow.status, slow.detail.split(":")[0]))
+            seen.add((slow.status, slow.detail))
     statuses = {status for status, _ in seen}
     assert statuses == {RevocationStatus.GOOD, RevocationStatus.REVOKED, RevocationStatus.UNKNOWN}
-    assert any(d == "issuer mismatch" for _, d in seen)
+    assert any(d.startswith("issuer mismatch") for _, d in seen)
     assert any(d.startswith("stale") for _, d in seen)
+    assert any("covers only ca" in d for _, d in seen)
 
 
 def test_policy_gives_fields_only_to_sources_that_take_them() -> None:

@@ -1167,15 +1167,29 @@ class CrlIndex:
         dps = self._dp_by_raw.get(raw_dp) if raw_dp is not None else _NO_DPS
         if dps is None:
             dps = self._dp_keys_of_raw(raw_dp, cert)
-        iid, issuer_kid = self._issuer_ids_of(issuer)
+        known = self._issuer_by_id.get(id(issuer))
+        if known is not None and known[0] is issuer:
+            iid, issuer_kid = known[1]
+        else:
+            iid, issuer_kid = self._issuer_ids_of(issuer)
         aki = fields.authority_key_id
         if aki is None or aki == issuer_kid:  # the usual case, inlined: _find without a route
             by_key = self._snapshot.by_key
             for key, _ in dps:
                 part = by_key.get((iid, key))
                 if part is not None:
+                    serial = fields.serial
+                    info = part.info
+                    if (  # a user certificate not listed in a fresh partition: inlined
+                        not fields.is_ca
+                        and info.scope in ("all", "user")
+                        and serial >= 0
+                        and at <= info.next_update + self.grace
+                        and part.find_offset(serial) < 0
+                    ):
+                        return part.good_answer(source_name)
                     return self._answer(
-                        part, part.label, fields.is_ca, fields.serial, at, source_name=source_name
+                        part, part.label, fields.is_ca, serial, at, source_name=source_name
                     )
         route = self._make_route(issuer, aki, dps, fields.is_ca)
         part, label, is_ca = self._find(route)

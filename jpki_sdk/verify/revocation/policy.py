@@ -154,14 +154,36 @@ class RevocationPolicy:
                 detail="not checked: revocation mode is off",
             )
         attempts: list[RevocationAnswer] = []
-        for ask in self._asks:
-            answer = self._ask(ask, cert, issuer, at, fields)
-            attempts.append(answer)
+        for src, name, check_fields in self._asks:
+            try:
+                if fields is not None and check_fields is not None:
+                    answer = check_fields(cert, issuer, at, fields)
+                else:
+                    answer = src.check(cert, issuer, at)
+            except CertificateRevokedError:
+                raise
+            except Exception as exc:  # a faulty third-party source must not crash the verifier
+                answer = _failed_answer(name, exc)
+            else:
+                if type(answer) is not RevocationAnswer and not isinstance(
+                    answer, RevocationAnswer
+                ):
+                    answer = _bad_answer(name, answer)
             if answer.status is RevocationStatus.GOOD:
-                result = self._good_result(answer, attempts)
+                if not attempts:  # the first source answered: a cached, shared result
+                    cached = self._good_cache.get(id(answer))
+                    result = (
+                        cached[1]
+                        if cached is not None and cached[0] is answer
+                        else self._good_result(answer, [answer])
+                    )
+                else:
+                    attempts.append(answer)
+                    result = self._good_result(answer, attempts)
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug("serial %x: %s", cert.serial_number, result.summary)
                 return result
+            attempts.append(answer)
             if answer.status is RevocationStatus.REVOKED:
                 when = answer.revoked_at.isoformat() if answer.revoked_at else "unknown time"
                 result = RevocationResult(
@@ -233,42 +255,30 @@ class RevocationPolicy:
             self._good_cache[id(answer)] = (answer, result)
         return result
 
-    @staticmethod
-    def _ask(
-        ask: tuple[RevocationSource, str, _FieldsCheck | None],
-        cert: x509.Certificate,
-        issuer: x509.Certificate,
-        at: datetime,
-        fields: RevocationFields | None,
-    ) -> RevocationAnswer:
-        src, name, check_fields = ask
-        try:
-            if fields is not None and check_fields is not None:
-                answer = check_fields(cert, issuer, at, fields)
-            else:
-                answer = src.check(cert, issuer, at)
-        except CertificateRevokedError:
-            raise
-        except RevocationError as exc:
-            logger.info("revocation source %s failed: %s (%s)", name, exc.code, exc)
-            return RevocationAnswer(
-                status=RevocationStatus.UNKNOWN, source=name, detail=f"{exc.code}: {exc}"
-            )
-        except Exception as exc:  # a faulty third-party source must not crash the verifier
-            logger.warning("revocation source %s raised unexpectedly", name, exc_info=True)
-            return RevocationAnswer(
-                status=RevocationStatus.UNKNOWN,
-                source=name,
-                detail=f"source_error: {type(exc).__name__}",
-            )
-        if not isinstance(answer, RevocationAnswer):
-            logger.warning("revocation source %s returned %r", name, type(answer))
-            return RevocationAnswer(
-                status=RevocationStatus.UNKNOWN,
-                source=name,
-                detail=f"source_error: returned {type(answer).__name__}, not RevocationAnswer",
-            )
-        return answer
+
+def _failed_answer(name: str, exc: Exception) -> RevocationAnswer:
+    """The UNKNOWN attempt recorded for a source that raised."""
+    if isinstance(exc, RevocationError):
+        logger.info("revocation source %s failed: %s (%s)", name, exc.code, exc)
+        return RevocationAnswer(
+            status=RevocationStatus.UNKNOWN, source=name, detail=f"{exc.code}: {exc}"
+        )
+    logger.warning("revocation source %s raised unexpectedly", name, exc_info=exc)
+    return RevocationAnswer(
+        status=RevocationStatus.UNKNOWN,
+        source=name,
+        detail=f"source_error: {type(exc).__name__}",
+    )
+
+
+def _bad_answer(name: str, answer: object) -> RevocationAnswer:
+    """The UNKNOWN attempt recorded for a source that returned something else."""
+    logger.warning("revocation source %s returned %r", name, type(answer))
+    return RevocationAnswer(
+        status=RevocationStatus.UNKNOWN,
+        source=name,
+        detail=f"source_error: returned {type(answer).__name__}, not RevocationAnswer",
+    )
 
 
 def _fields_method(source: object) -> _FieldsCheck | None:
