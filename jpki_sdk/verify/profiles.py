@@ -581,10 +581,22 @@ def _walk_certificate(
             tag, ts, te = header(der, s, e)
             if tag != 0x30:
                 raise _DerError("tbsCertificate is not a SEQUENCE")
-        tag, a_s, a_e = header(der, te, e)
-        tag2, _, b_e = header(der, a_e, e)
-        if tag != 0x30 or tag2 != 0x03 or b_e != e:
-            raise _DerError("certificate is not tbsCertificate, algorithm, signature")
+        if (  # signatureAlgorithm (short form), signatureValue (two-octet length): inline
+            te + 6 <= e
+            and der[te] == 0x30
+            and der[te + 1] < 0x80
+            and der[te + 2 + der[te + 1]] == 0x03
+            and der[te + 3 + der[te + 1]] == 0x82
+        ):
+            a_s = te + 2
+            a_e = a_s + der[te + 1]
+            if not der[a_e + 2] or a_e + 4 + (der[a_e + 2] << 8 | der[a_e + 3]) != e:
+                raise _DerError("certificate is not tbsCertificate, algorithm, signature")
+        else:
+            tag, a_s, a_e = header(der, te, e)
+            tag2, _, b_e = header(der, a_e, e)
+            if tag != 0x30 or tag2 != 0x03 or b_e != e:
+                raise _DerError("certificate is not tbsCertificate, algorithm, signature")
         pos = ts
         field = -1 if der[ts] == 0xA0 else 0
         issuer = subject = b""

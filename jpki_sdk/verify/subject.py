@@ -181,11 +181,46 @@ def _common_names(der: bytes) -> list[str] | None:
     return out
 
 
+#: SET { SEQUENCE { OID countryName, PrintableString "JP" } }: the first RDN of every JPKI
+#: user-authentication certificate subject (C=JP, CN=...).
+_RDN_C_JP = bytes.fromhex("310b3009060355040613024a50")
+
+
+def _jpki_auth_cn(der: bytes) -> str | None:
+    """The CN of a subject of exactly the user-authentication shape ``C=JP, CN=<text>`` (short
+    lengths, one attribute per RDN), read at fixed offsets; None for any other shape or an
+    empty CN (then :func:`_common_names` decides)."""
+    n = len(der)
+    if n < 27 or der[2:15] != _RDN_C_JP or der[19:24] != _CN_OID_TLV:
+        return None
+    size = der[25]
+    if (
+        der[0] != 0x30
+        or der[1] != n - 2
+        or der[15] != 0x31
+        or der[16] != size + 9
+        or der[17] != 0x30
+        or der[18] != size + 7
+        or n != 26 + size
+    ):
+        return None
+    encoding = _STRING_TAGS.get(der[24])
+    if encoding is None:
+        return None
+    try:
+        return der[26:].decode(encoding)
+    except UnicodeDecodeError:
+        return None
+
+
 def common_name(cert: x509.Certificate, subject_der: bytes) -> str:
     """The certificate's single, non-empty CN; :class:`SubjectError` otherwise.
 
     ``subject_der`` is the certificate's subject Name DER (read by the caller).
     """
+    cn = _jpki_auth_cn(subject_der)
+    if cn:  # None (another shape) and "" (empty: refused below) take the general path
+        return cn
     cns = _common_names(subject_der)
     if cns is None:  # a form the fast path does not read: let cryptography do it
         cns = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,8 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -40,7 +43,9 @@ from revocation_helpers import (
 from jpki_sdk.verify import (
     CertificateExpiredError,
     CertificateFacts,
+    CertificateParseError,
     CertificateVerifier,
+    ExtensionMalformedError,
     FixedClock,
     KeyUsageError,
     PathValidationError,
@@ -440,3 +445,70 @@ def test_remembered_issuer_choice_keeps_every_issuer_error(
         verifier.verify(chains.ee(Purpose.AUTH, 3, tamper=True, serial=0x7902), Purpose.AUTH)
     no_aki = verifier.verify(chains.ee(Purpose.AUTH, 2, no_aki=True), Purpose.AUTH)
     assert no_aki.anchor.generation == 2
+
+
+@pytest.mark.filterwarnings("ignore:Attribute's length must be")  # the empty CN case
+@pytest.mark.parametrize("cn", ["412594E75JACJM14104003A", "x", "試験", ""])
+def test_auth_subject_shape_fast_path(chains: ChainFactory, cn: str) -> None:
+    """Subjects of exactly the C=JP, CN=... shape are read at fixed offsets; the result (and
+    the refusal of an empty CN) is the same as the general reader's and cryptography's."""
+    from jpki_sdk.verify import SubjectError
+    from jpki_sdk.verify.subject import _jpki_auth_cn, common_name
+
+    country = x509.NameAttribute(x509.NameOID.COUNTRY_NAME, "JP")
+    common = x509.NameAttribute(x509.NameOID.COMMON_NAME, cn, _validate=False)
+    for attrs, shaped in (([country, common], True), ([common, country], False)):
+        cert = _build_with_subject(chains, x509.Name(attrs))
+        subject_der = cert.subject.public_bytes()
+        assert _jpki_auth_cn(subject_der) == (cn if shaped and cn else None)
+        if cn:
+            assert common_name(cert, subject_der) == cn
+        else:
+            with pytest.raises(SubjectError):
+                common_name(cert, subject_der)
+
+
+# ----------------------------------------------------------------------------- differential
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    which=st.integers(0, 2),
+    edits=st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 255)), max_size=3),
+)
+def test_facts_agree_with_cryptography_on_mutated_certificates(
+    which: int, edits: list[tuple[int, int]]
+) -> None:
+    """Mutated certificates that cryptography still parses: the memoized fast reader sees the
+    same names and extensions (or refuses with a typed error); nothing else."""
+    seeds = _seeds()
+    buf = bytearray(seeds[which])
+    for position, value in edits:
+        buf[position % len(buf)] = value
+    data = bytes(buf)
+    try:
+        cert = x509.load_der_x509_certificate(data)
+        theirs = [
+            (e.oid.dotted_string, e.critical, e.value.public_bytes()) for e in cert.extensions
+        ]
+        issuer, subject = cert.issuer.public_bytes(), cert.subject.public_bytes()
+    except ValueError:
+        return  # not a certificate for cryptography either
+    try:
+        facts = CertificateFacts.from_der(data)
+    except (CertificateParseError, ExtensionMalformedError):
+        return  # stricter than cryptography: refused with a typed error
+    assert [(e.oid, e.critical, e.value) for e in facts.extensions] == theirs
+    assert (facts.issuer_der, facts.subject_der) == (issuer, subject)
+
+
+@functools.cache
+def _seeds() -> tuple[bytes, ...]:
+    factory = ChainFactory()
+    return (
+        der(factory.ee(Purpose.AUTH)),
+        der(factory.ee(Purpose.SIGN)),
+        x509.load_pem_x509_certificate(
+            (Path(__file__).parent / "data" / "jpki-auth-ee-2023-mynawallet.pem").read_bytes()
+        ).public_bytes(serialization.Encoding.DER),
+    )
