@@ -17,6 +17,7 @@ import ipaddress
 import logging
 import socket
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -105,6 +106,7 @@ class ServerThread:
         self._servers = [uvicorn.Server(_uvicorn_config(app, s)) for _n, app, s in self._apps]
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
+        self._done = threading.Event()
         self._error: BaseException | None = None
         self.served = [Served(name, s.getsockname()[1]) for name, _a, s in self._apps]
 
@@ -123,10 +125,16 @@ class ServerThread:
         return self
 
     def _run(self) -> None:
+        async def serve(name: str, server: uvicorn.Server, sock: socket.socket) -> None:
+            try:
+                await server.serve(sockets=[sock])
+            except SystemExit as exc:  # uvicorn's way of saying that the app failed to start
+                raise RuntimeError(f"{name}: the application failed to start") from exc
+
         async def main() -> None:
             tasks = [
-                asyncio.ensure_future(server.serve(sockets=[sock]))
-                for server, (_n, _a, sock) in zip(self._servers, self._apps, strict=True)
+                asyncio.ensure_future(serve(name, server, sock))
+                for server, (name, _a, sock) in zip(self._servers, self._apps, strict=True)
             ]
             while not all(server.started for server in self._servers):
                 if any(t.done() for t in tasks):
@@ -137,29 +145,33 @@ class ServerThread:
 
         try:
             asyncio.run(main())
-        except BaseException as exc:
+        except Exception as exc:
             self._error = exc
-            logger.exception("server thread failed")
+            logger.error("server thread failed: %s", exc)
         finally:
             self._ready.set()
+            self._done.set()
 
     def wait(self, timeout: float | None = None) -> None:
-        """Block until the servers stop (Ctrl-C in the main thread interrupts the wait)."""
-        thread = self._thread
-        if thread is None:
-            return
-        while thread.is_alive():
-            thread.join(0.5 if timeout is None else min(0.5, timeout))
-            if timeout is not None:
-                timeout -= 0.5
-                if timeout <= 0:
-                    return
+        """Block until the servers stop (Ctrl-C in the main thread interrupts the wait).
 
-    def stop(self) -> None:
+        Polls an event rather than ``Thread.join``: a join interrupted by KeyboardInterrupt can
+        leave the thread looking finished while it still runs (CPython issue 90882), and a
+        short timeout lets the main thread run its signal handler promptly."""
+        if self._thread is None:
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._done.wait(0.25):
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Ask every server to shut down and wait for them (uvicorn closes the sockets)."""
         for server in self._servers:
             server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=15)
+        if self._thread is not None and not self._done.wait(timeout):
+            logger.warning("the servers did not stop within %.0f s", timeout)
+            return
         for _n, _a, sock in self._apps:
             sock.close()
 
