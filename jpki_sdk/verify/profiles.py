@@ -13,10 +13,16 @@ certificatePolicies, basicConstraints and subjectAltName, and not a CA. A certif
 other kind for the purpose is :class:`WrongCertificateKindError`.
 
 :class:`CertificateFacts` reads the few fields these checks need straight from the DER (a
-strict TLV walk, ~15 us) instead of ``Certificate.extensions`` (which builds Python objects for
-every name in every extension, ~80 us): verification runs at national scale. The authority is
-still cryptography's path validator, whose extension policy re-checks the same rules on its own
-parse (see :mod:`jpki_sdk.verify.path`).
+strict TLV walk) instead of ``Certificate.extensions`` (which builds Python objects for every
+name in every extension, ~160 us): verification runs at national scale. Certificates of one
+kind, root and municipality share every extension but the subjectKeyIdentifier, so the walk is
+memoized by exact bytes: each shared extension, the extension block before a trailing 20-octet
+SKI, the decoding of an extension set, and the extension-profile verdict of a set per
+(purpose, test root). Memo keys are the exact bytes (or the decoded values) a check reads, so a
+hit decides exactly as a fresh walk would; the per-certificate checks (key, signature
+algorithm, validity, issuer, path, revocation) are never memoized. The authority is still
+cryptography's path validator, whose extension policy re-checks presence and criticality on
+its own parse (see :mod:`jpki_sdk.verify.path`).
 """
 
 from __future__ import annotations
@@ -597,6 +603,11 @@ def _walk_certificate(
             tag2, _, b_e = header(der, a_e, e)
             if tag != 0x30 or tag2 != 0x03 or b_e != e:
                 raise _DerError("certificate is not tbsCertificate, algorithm, signature")
+        layout = _v3_layout(der, ts, te)
+        if layout is not None:
+            i0, i1, s0, s1, x0 = layout
+            found = _walk_extensions(der, x0, te)
+            return der[i0:i1], der[s0:s1], der[a_s:a_e], found[0], found[1]
         pos = ts
         field = -1 if der[ts] == 0xA0 else 0
         issuer = subject = b""
@@ -641,6 +652,79 @@ def _walk_certificate(
     if decoded is None:
         decoded = _decoded((), ())
     return issuer, subject, der[a_s:a_e], exts, decoded
+
+
+_VERSION_3 = b"\xa0\x03\x02\x01\x02"
+
+
+def _v3_layout(der: bytes, ts: int, te: int) -> tuple[int, int, int, int, int] | None:
+    """Offsets of the issuer, the subject and the extensions' content in a tbsCertificate of
+    the usual shape (v3; serial, algorithm, validity with short lengths; names with one- or
+    two-octet-form lengths; key; extensions ending exactly at ``te``), or None: the caller
+    then walks the fields one by one. Every field starts where the previous one ends and the
+    last ends at ``te``, so all lie inside the tbsCertificate; lengths are minimal."""
+    if der[ts : ts + 5] != _VERSION_3:
+        return None
+    p = ts + 5
+    if der[p] != 0x02 or der[p + 1] >= 0x80:  # serialNumber
+        return None
+    p += 2 + der[p + 1]
+    if der[p] != 0x30 or der[p + 1] >= 0x80:  # signature AlgorithmIdentifier
+        return None
+    p += 2 + der[p + 1]
+    i0 = p  # issuer Name
+    if der[p] != 0x30:
+        return None
+    length = der[p + 1]
+    if length < 0x80:
+        p += 2 + length
+    elif length == 0x81 and der[p + 2] >= 0x80:
+        p += 3 + der[p + 2]
+    else:
+        return None
+    i1 = p
+    if der[p] != 0x30 or der[p + 1] >= 0x80:  # validity
+        return None
+    p += 2 + der[p + 1]
+    s0 = p  # subject Name
+    if der[p] != 0x30:
+        return None
+    length = der[p + 1]
+    if length < 0x80:
+        p += 2 + length
+    elif length == 0x81 and der[p + 2] >= 0x80:
+        p += 3 + der[p + 2]
+    else:
+        return None
+    s1 = p
+    if der[p] != 0x30:  # subjectPublicKeyInfo
+        return None
+    length = der[p + 1]
+    if length == 0x82 and der[p + 2]:
+        p += 4 + (der[p + 2] << 8 | der[p + 3])
+    elif length < 0x80:
+        p += 2 + length
+    elif length == 0x81 and der[p + 2] >= 0x80:
+        p += 3 + der[p + 2]
+    else:
+        return None
+    if der[p] != 0xA3:  # [3] extensions
+        return None
+    length = der[p + 1]
+    if length == 0x82 and der[p + 2]:
+        x0 = p + 4
+        end = x0 + (der[p + 2] << 8 | der[p + 3])
+    elif length == 0x81 and der[p + 2] >= 0x80:
+        x0 = p + 3
+        end = x0 + der[p + 2]
+    elif length < 0x80:
+        x0 = p + 2
+        end = x0 + length
+    else:
+        return None
+    if end != te:
+        return None
+    return i0, i1, s0, s1, x0
 
 
 #: The usual last extension, a non-critical subjectKeyIdentifier of 20 octets:
