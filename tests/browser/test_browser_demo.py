@@ -296,3 +296,53 @@ def test_a_page_of_another_origin_cannot_get_a_signature(page, demo, evil_site, 
     assert _tries(demo) == before_tries
     assert demo.agent is not None and demo.agent.operations == operations
     shot(page, "13-other-origin-refused")
+
+
+# -- the PIN entered at the agent (no kiosk mode) -------------------------------------------------
+
+
+class _PersonAtTheAgent:
+    """Stands in for the person typing at the agent's own prompt (a real agent: terminal)."""
+
+    def __init__(self, pin: str) -> None:
+        self.pin = pin
+        self.asked: list[Any] = []
+
+    def ask(self, request: Any) -> Any:
+        from jpki_sdk.agent import PinAnswer
+
+        self.asked.append(request)
+        return PinAnswer(bytearray(self.pin.encode()))
+
+    def notify(self, request: Any, message: str) -> None:
+        self.asked.append(request)
+
+
+def test_login_with_the_pin_entered_at_the_agent(page, demo, shot) -> None:
+    """Without kiosk mode the page has no PIN field: the agent asks, after showing the origin."""
+    import dataclasses
+
+    assert demo.agent is not None
+    agent = demo.agent
+    saved = (agent.config, agent.prompt)
+    person = _PersonAtTheAgent(DEFAULT_AUTH_PIN)
+    with agent.maintenance():
+        agent.config = dataclasses.replace(
+            agent.config, kiosk_origin=None, kiosk_allow_last_attempt=False
+        )
+        agent.prompt = person
+    try:
+        page.goto(f"{demo.site_url}/login")
+        page.wait_for_selector("#agent-status.ok")
+        assert not page.is_visible("#pin")
+        assert page.is_visible("#agent-prompt-note")
+        shot(page, "14-login-pin-at-the-agent")
+        page.click("#login-button")
+        page.wait_for_url(f"{demo.site_url}/account")
+        (request,) = person.asked
+        assert request.origin == demo.site_url
+        assert request.purpose.value == "login"
+        assert request.tries_left == 3
+    finally:
+        with agent.maintenance():
+            agent.config, agent.prompt = saved

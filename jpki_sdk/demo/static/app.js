@@ -187,7 +187,11 @@ async function showAgentStatus(purpose) {
 // One signature: challenge from this site, signature by the agent, verification by this site.
 async function signAndVerify(purpose, secret, request) {
   const challenge = await siteCall("/api/challenge", { purpose, request });
-  progress("Your card is signing this site's challenge...");
+  progress(
+    secret === null
+      ? "The card agent is asking for your PIN in its own window..."
+      : "Your card is signing this site's challenge...",
+  );
   const body = { nonce: challenge.nonce, purpose };
   if (secret !== null) body.pin = secret;
   const lastTry = $("last-try");
