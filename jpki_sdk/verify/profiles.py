@@ -353,7 +353,11 @@ _SHARED_EXTENSIONS = frozenset(
         "1.3.6.1.5.5.7.1.1",  # authorityInfoAccess
     }
 )
-_MEMO_MAX = 4096
+#: Memo bounds (each memo is cleared when full). JPKI has about 1,900 municipalities (CRL
+#: distribution points) per root generation and hierarchy, so a national service meets a few
+#: thousand distinct extension blocks; a block entry holds about 2 KB.
+_MEMO_MAX = 8192
+_EXTENSION_MEMO_MAX = 16384
 #: Exact Extension TLV bytes -> its parse (shared extensions only).
 _EXTENSION_MEMO: dict[bytes, RawExtension] = {}
 
@@ -794,7 +798,7 @@ def _walk_extension_list(
         if ext is None:
             ext = _parse_extension(tlv)
             if ext.oid in _SHARED_EXTENSIONS:
-                if len(memo) >= _MEMO_MAX:
+                if len(memo) >= _EXTENSION_MEMO_MAX:
                     memo.clear()
                 memo[tlv] = ext
                 key.append(ext)
