@@ -217,7 +217,7 @@ class CardAgent:
             request = PinRequest(origin, purpose, kind, status.remaining, status.max_tries)
             if status.blocked:
                 if pin is None:
-                    self.prompt.notify(request, "This PIN is BLOCKED: nothing was sent.")
+                    self._tell(request, f"the {kind.label} is BLOCKED: nothing was sent")
                 raise from_card_error(PinBlockedError(kind))
             if pin is not None:
                 if status.last_attempt and not allow_last_attempt:
@@ -234,21 +234,30 @@ class CardAgent:
                     answer.pin,
                     allow_last_attempt=answer.allow_last_attempt,
                 )
-            except (PinIncorrectError, PinAttemptUncertainError) as exc:
-                self.limiter.failure()
-                raise from_card_error(exc) from None
-            except PinBlockedError as exc:
-                if exc.just_blocked:
-                    self.limiter.failure()
-                raise from_card_error(exc) from None
             except JpkiError as exc:
-                raise from_card_error(exc) from None
+                if isinstance(exc, (PinIncorrectError, PinAttemptUncertainError)) or (
+                    isinstance(exc, PinBlockedError) and exc.just_blocked
+                ):
+                    self.limiter.failure()
+                error = from_card_error(exc)
+                if pin is None:
+                    self._tell(request, f"not signed: {error.message}")
+                raise error from None
             self.limiter.success()
+            if pin is None:
+                self._tell(request, "signed: the token was handed to the page")
             return token
         finally:
             if answer is not None:
                 answer.wipe()
             _close(card)
+
+    def _tell(self, request: PinRequest, message: str) -> None:
+        """Tell the person at the agent's prompt what happened (best effort)."""
+        try:
+            self.prompt.notify(request, message)
+        except AgentError as exc:
+            logger.info("could not tell the person at the agent: %s", exc.code)
 
 
 class _Exclusive:

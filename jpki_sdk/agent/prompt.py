@@ -91,7 +91,7 @@ class PinPrompt(Protocol):
     def ask(self, request: PinRequest) -> PinAnswer: ...
 
     def notify(self, request: PinRequest, message: str) -> None:
-        """Tell the person something (a blocked PIN) without asking anything."""
+        """Tell the person what happened to ``request`` (signed, wrong PIN, blocked...)."""
         ...
 
 
@@ -150,10 +150,7 @@ class TerminalPinPrompt:
 
     def notify(self, request: PinRequest, message: str) -> None:
         with self._lock, self._terminal() as (_fd, out):
-            out.write("\n=== jpki agent: card request ===\n")
-            for line in request.describe():
-                out.write(f"  {line}\n")
-            out.write(f"  {message}\n")
+            out.write(f"jpki agent: {request.origin} ({request.purpose.value}): {message}\n")
             out.flush()
 
     def ask(self, request: PinRequest) -> PinAnswer:

@@ -242,3 +242,16 @@ def test_request_description_names_origin_and_tries() -> None:
     lines = _request(2).describe()
     assert lines[0].startswith(SHOP)
     assert "2 of 3 tries left" in lines[2]
+
+
+def test_the_person_at_the_terminal_sees_each_outcome(start_agent, card_factory, pipe) -> None:
+    card = card_factory(auth_pin=AUTH_PIN)
+    running = start_agent(card, prompt=pipe.prompt(), failure_delay=0, max_failure_delay=0)
+    pipe.type("1111\n" + AUTH_PIN + "\n")
+    for expected in (422, 200):
+        response = running.sign(SHOP, {"nonce": encode_nonce(os.urandom(32)), "purpose": "login"})
+        assert response.status_code == expected
+    shown = pipe.output.getvalue()
+    assert f"{SHOP} (login): not signed: wrong PIN: 2 tries left" in shown
+    assert f"{SHOP} (login): signed: the token was handed to the page" in shown
+    assert shown.index("not signed") < shown.index("2 of 3 tries left")  # asked again after
