@@ -7,6 +7,8 @@ import socket
 import pytest
 from agentkit import EVIL, KIOSK, SHOP
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cli.agent import agent as agent_command
 from jpki_sdk.agent import DEFAULT_PORT, AgentConfig, bind_loopback
@@ -274,3 +276,33 @@ def test_sign_requires_json_content_type(start_agent, card_factory) -> None:
     assert response.status_code == 415
     assert response.json()["error"]["code"] == "unsupported_media_type"
     assert card.command_count == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    origin=st.one_of(
+        st.text(max_size=60),
+        st.builds(
+            lambda scheme, host, port: f"{scheme}://{host}{port}",
+            st.sampled_from(["http", "https", "HTTPS", "ftp", ""]),
+            st.sampled_from(
+                ["127.0.0.1", "localhost", "shop.example", "[::1]", "ｓｈｏｐ.example"]
+            ),
+            st.sampled_from(["", ":443", ":80", ":8080", ":99999", "/", "/x", "?q"]),
+        ),
+    )
+)
+def test_any_configured_origin_is_canonical_or_refused(origin: str) -> None:
+    """Configuration never fails with anything but ConfigurationError, and what it accepts
+    is the canonical form the browser sends, so the exact comparison can match."""
+    from jpki_sdk.auth import normalize_origin
+
+    try:
+        config = AgentConfig(allowed_origins=[origin])
+    except ConfigurationError:
+        return
+    (canonical,) = config.allowed_origins
+    assert normalize_origin(canonical) == canonical
+    assert config.is_allowed(canonical)
+    assert not config.is_allowed(canonical + "/")
+    assert not config.is_allowed(None)
