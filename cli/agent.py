@@ -136,4 +136,5 @@ def agent(
     try:
         run_agent(CardAgent(config, cards))
     except ConfigurationError as exc:
-        raise click.ClickException(str(exc)) from None
+        hint = " (is another agent running? --port chooses another)" if "in use" in str(exc) else ""
+        raise click.ClickException(f"{exc}{hint}") from None

@@ -78,7 +78,8 @@ def _instructions(stack: DemoStack) -> str:
     "--workdir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Keep the demo's files here (default: a temporary directory, removed at exit).",
+    help="Keep the demo's files in this new or empty directory (default: a temporary "
+    "directory, removed at exit).",
 )
 @click.option("--reveal", is_flag=True, help="Headless: show the test identity unmasked.")
 @click.pass_context
@@ -113,7 +114,8 @@ def demo(
         stack.start()
     except (JpkiError, OSError) as exc:
         stack.stop()
-        click.echo(f"jpki demo: could not start: {exc}", err=True)
+        hint = " (--port / --agent-port choose other ports)" if "in use" in str(exc) else ""
+        click.echo(f"jpki demo: could not start: {exc}{hint}", err=True)
         ctx.exit(EXIT_START_FAILED)
     try:
         if headless:

@@ -49,9 +49,7 @@ def bind_loopback(port: int, *, host: str = LOOPBACK_HOST, what: str = "server")
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise ConfigurationError(
-                f"{what}: port {port} on {host} is already in use (another agent running?)"
-            ) from None
+            raise ConfigurationError(f"{what}: port {port} on {host} is already in use") from None
         raise ConfigurationError(
             f"{what}: cannot listen on {host}:{port}: {exc.strerror}"
         ) from None

@@ -133,3 +133,17 @@ def test_jpki_demo_headless_json() -> None:
     report = json.loads(result.output[start:])
     assert report["ok"] is True
     assert len(report["scenarios"]) == 9
+
+
+def test_jpki_demo_reports_a_busy_port() -> None:
+    from jpki_sdk.agent import bind_loopback
+
+    taken = bind_loopback(0)
+    try:
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(demo_command, ["--headless", "--port", str(port)])
+    finally:
+        taken.close()
+    assert result.exit_code == 3
+    assert f"demo site: port {port} on 127.0.0.1 is already in use" in result.output
+    assert "--port / --agent-port" in result.output
