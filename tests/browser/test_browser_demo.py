@@ -307,6 +307,7 @@ class _PersonAtTheAgent:
     def __init__(self, pin: str) -> None:
         self.pin = pin
         self.asked: list[Any] = []
+        self.told: list[str] = []
 
     def ask(self, request: Any) -> Any:
         from jpki_sdk.agent import PinAnswer
@@ -315,7 +316,7 @@ class _PersonAtTheAgent:
         return PinAnswer(bytearray(self.pin.encode()))
 
     def notify(self, request: Any, message: str) -> None:
-        self.asked.append(request)
+        self.told.append(message)
 
 
 def test_login_with_the_pin_entered_at_the_agent(page, demo, shot) -> None:
@@ -343,6 +344,7 @@ def test_login_with_the_pin_entered_at_the_agent(page, demo, shot) -> None:
         assert request.origin == demo.site_url
         assert request.purpose.value == "login"
         assert request.tries_left == 3
+        assert person.told == ["signed: the token was handed to the page"]
     finally:
         with agent.maintenance():
             agent.config, agent.prompt = saved
