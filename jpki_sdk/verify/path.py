@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from datetime import datetime
+from datetime import datetime, timezone
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -120,7 +120,7 @@ class PathValidator:
             verifier = (
                 PolicyBuilder()
                 .store(self._store(anchor))
-                .time(at.replace(microsecond=0))
+                .time(datetime.fromtimestamp(second, timezone.utc))
                 .max_chain_depth(0)
                 .extension_policies(ca_policy=self._ca_policy, ee_policy=self._ee_policies[purpose])
                 .build_client_verifier()

@@ -192,6 +192,8 @@ def test_built_verifier_is_reused_within_a_second_only(chains: ChainFactory) -> 
     assert paths.verifier(anchor, Purpose.AUTH, at.replace(microsecond=999_999)) is same
     assert paths.verifier(anchor, Purpose.AUTH, at + dt.timedelta(seconds=1)) is not same
     assert paths.verifier(anchor, Purpose.SIGN, at) is not same
+    jst = dt.timezone(dt.timedelta(hours=9))
+    assert paths.verifier(anchor, Purpose.AUTH, at.astimezone(jst)) is same  # same instant
     # cryptography keeps whole seconds: the reused verifier decides as a fresh one would.
     not_after = cert.not_valid_after_utc
     assert paths.validate(cert, anchor, Purpose.AUTH, not_after + dt.timedelta(microseconds=5))
