@@ -36,20 +36,60 @@ def cli(ctx: click.Context, json_output: bool, trace: bool, verbose: bool) -> No
     )
 
 
+#: The command modules and the optional extra each needs beyond the core install. A module
+#: whose extra is missing still shows up, and says which extra to install when it is run.
+_COMMAND_MODULES: tuple[tuple[str, str | None], ...] = (
+    ("card", None),
+    ("cert", None),
+    ("crl", None),
+    ("sim", None),
+    ("serve", "server"),
+    ("login", "server"),
+    ("agent", "server"),
+    ("demo", "server"),
+)
+
+
+def _missing_extra(name: str, extra: str, error: ModuleNotFoundError) -> click.Command:
+    """A command that explains which extra to install (it cannot run without it)."""
+
+    @click.command(
+        name,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        add_help_option=False,
+        help=f"(needs: pip install 'jpki-sdk[{extra}]')",
+    )
+    def unavailable() -> None:
+        raise click.UsageError(
+            f"`jpki {name}` needs the optional dependencies of jpki-sdk[{extra}] "
+            f"({error.name} is not installed): pip install 'jpki-sdk[{extra}]'"
+        )
+
+    return unavailable
+
+
 def _register() -> None:
     """Attach the command groups. Each lives in its own module under cli/."""
-    from cli import agent, card, card_cert, cert, crl, demo, login, serve, sim
+    import importlib
 
-    for command in card.CARD_COMMANDS:
-        cli.add_command(command)
-    card_cert.attach(cert.cert)
-    cli.add_command(cert.cert)
-    cli.add_command(crl.crl)
-    cli.add_command(sim.sim)
-    cli.add_command(serve.serve)
-    cli.add_command(login.login)
-    cli.add_command(agent.agent)
-    cli.add_command(demo.demo)
+    for module_name, extra in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"cli.{module_name}")
+        except ModuleNotFoundError as error:
+            if extra is None or (error.name or "").startswith(("cli", "jpki_sdk", "simulator")):
+                raise
+            cli.add_command(_missing_extra(module_name, extra, error))
+            continue
+        if module_name == "card":
+            for command in module.CARD_COMMANDS:
+                cli.add_command(command)
+        elif module_name == "cert":
+            from cli import card_cert
+
+            card_cert.attach(module.cert)
+            cli.add_command(module.cert)
+        else:
+            cli.add_command(getattr(module, module_name))
 
 
 _register()

@@ -14,6 +14,8 @@ PACKAGES=(
   redis-server
   # browser tests of the demo
   chromium chromium-driver
+  # Japanese text in the browser screenshots of the demo
+  fonts-ipafont-gothic
 )
 
 missing=()
