@@ -194,16 +194,16 @@ class SimulatedCard:
         self._state = state
         self._path = path
         self._file_lock = None if path is None else _StateLock(path)
+        self._mutex = threading.RLock()
+        self._removal_fired = False
         self.faults = faults or Faults()
         self.latency = latency if latency is not None else state.profile.latency
         self._sleep = sleep or time.sleep
-        self._mutex = threading.RLock()
         self._present = True
         self._powered = True
         self._attached = True
         self.command_count = 0
         self.power_ups = 1
-        self._removal_fired = False
         self._numbers: dict[str, rsa.RSAPrivateNumbers] = {}
         self._reset_session()
 
@@ -235,6 +235,19 @@ class SimulatedCard:
         return card
 
     # -- properties ----------------------------------------------------------------------
+
+    @property
+    def faults(self) -> Faults:
+        """The injected faults; assigning new ones re-arms a removal fault."""
+        return self._faults
+
+    @faults.setter
+    def faults(self, value: Faults) -> None:
+        if not isinstance(value, Faults):
+            raise TypeError("faults must be a simulator.faults.Faults")
+        with self._mutex:
+            self._faults = value
+            self._removal_fired = False
 
     def __repr__(self) -> str:
         where = f"path={self._path.name!r}" if self._path is not None else "in-memory"
@@ -316,10 +329,15 @@ class SimulatedCard:
             self._reset_session()
 
     def insert(self) -> bytes:
-        """Put the card back (powered, fresh session, command count restarted). Returns the ATR."""
+        """Put the card back (powered, fresh session, command count restarted). Returns the ATR.
+
+        A removal fault is re-armed: it fires again at its command number after this
+        insertion, so an integrator's test can pull the same card repeatedly.
+        """
         with self._mutex:
             self._present = True
             self.command_count = 0
+            self._removal_fired = False
             return self.reset()
 
     def close(self) -> None:

@@ -3,13 +3,15 @@
 A :class:`Faults` value describes what goes wrong; :class:`simulator.card.SimulatedCard`
 applies it to every APDU it is given (in-process, or served through vpcd):
 
-- ``remove_at=n``: the card leaves the reader during the n-th command (once per card). With
-  ``remove_after_execute=True`` (the default, and the nasty case) the card has already done the
-  command (a VERIFY's counter change is on the card) but the answer never arrives; with False
-  the card leaves before doing anything. In-process, ``transmit`` raises
-  :class:`apdu.CardRemovedError` and then :class:`apdu.NoCardError` until
-  :meth:`SimulatedCard.insert`; over vpcd the connection is dropped (the reader sees the card
-  go) and, with ``reinsert_after`` set, comes back after that many seconds.
+- ``remove_at=n``: the card leaves the reader during the n-th command, once per insertion
+  (:meth:`SimulatedCard.insert` and assigning ``SimulatedCard.faults`` re-arm it, so the same
+  card can be pulled repeatedly). With ``remove_after_execute=True`` (the default, and the
+  nasty case) the card has already done the command (a VERIFY's counter change is on the
+  card) but the answer never arrives; with False the card leaves before doing anything.
+  In-process, ``transmit`` raises :class:`apdu.CardRemovedError` and then
+  :class:`apdu.NoCardError` until :meth:`SimulatedCard.insert`; over vpcd the connection is
+  dropped (the reader sees the card go) and, with ``reinsert_after`` set, comes back after
+  that many seconds (and is pulled again at its n-th command).
 - ``delay``: extra seconds before every answer (a slow card or a slow contactless link).
 - ``max_apdu_size``: command APDUs longer than this many bytes are answered ``6700`` (a reader
   or card buffer limit).

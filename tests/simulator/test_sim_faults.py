@@ -26,13 +26,54 @@ def test_removal_after_executing_a_verify(card_factory: CardFactory) -> None:
     with pytest.raises(NoCardError):
         query(card)
     card.insert()
+    card.faults = Faults()  # the insertion re-armed remove_at=3: disarm it
     select_df(card, "jpki")
     select_ef(card, 0x0018)
     # The wrong VERIFY reached the card before it left: the try is gone.
     assert query(card) == 0x63C2
-    # The fault fires once.
     for _ in range(5):
         assert query(card) == 0x63C2
+
+
+def test_removal_fault_fires_again_after_each_insertion(card_factory: CardFactory) -> None:
+    card = card_factory(faults=Faults(remove_at=2, remove_after_execute=False))
+    for _ in range(3):
+        assert select_df(card, "jpki") == 0x9000
+        with pytest.raises(CardRemovedError):
+            select_ef(card, 0x0018)
+        assert not card.present
+        with pytest.raises(NoCardError):
+            query(card)
+        card.insert()
+    assert card.command_count == 0
+
+
+def test_assigning_faults_rearms_a_fired_removal(card_factory: CardFactory) -> None:
+    card = card_factory(faults=Faults(remove_at=1))
+    with pytest.raises(CardRemovedError):
+        select_df(card, "jpki")
+    card.insert()
+    card.faults = Faults(remove_at=2)
+    assert select_df(card, "jpki") == 0x9000
+    with pytest.raises(CardRemovedError):
+        select_ef(card, 0x0018)
+    card.insert()
+    card.faults = Faults()
+    assert select_df(card, "jpki") == 0x9000
+    # Without an insertion: the same card, a new fault at a later command.
+    card.faults = Faults(remove_at=card.command_count + 1)
+    with pytest.raises(CardRemovedError):
+        select_df(card, "jpki")
+    card.insert()
+    card.faults = Faults(remove_at=2)
+    assert select_df(card, "jpki") == 0x9000
+    with pytest.raises(CardRemovedError):
+        select_ef(card, 0x0018)
+
+
+def test_faults_must_be_faults(simulated_card: SimulatedCard) -> None:
+    with pytest.raises(TypeError, match="Faults"):
+        simulated_card.faults = "remove@1"  # type: ignore[assignment]
 
 
 def test_removal_before_executing(card_factory: CardFactory) -> None:
@@ -42,6 +83,7 @@ def test_removal_before_executing(card_factory: CardFactory) -> None:
     with pytest.raises(CardRemovedError):
         verify(card, "0000")
     card.insert()
+    card.faults = Faults()
     select_df(card, "jpki")
     select_ef(card, 0x0018)
     assert query(card) == 0x63C3
