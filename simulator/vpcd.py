@@ -409,4 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Under ``python -m`` this file runs as ``__main__``, a second copy of the module: its
+    # CardEjected is not the ``simulator.vpcd.CardEjected`` that handlers import and raise, so
+    # an ejection would be answered 6F00. Run the imported module's main instead.
+    raise SystemExit(importlib.import_module("simulator.vpcd").main())
