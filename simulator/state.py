@@ -27,6 +27,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -65,6 +66,30 @@ FORMAT_ID = "jpki-sdk/simulated-card"
 FORMAT_VERSION = 1
 #: A state file is a few tens of kB; anything much larger is not one.
 MAX_STATE_FILE_SIZE = 16 * 1024 * 1024
+
+
+def _check_rsa_arithmetic(name: str, key: rsa.RSAPrivateKey) -> None:
+    """Cheap consistency of an RSA private key (no primality tests): ValueError if broken.
+
+    n = p*q, d inverts e modulo lcm(p-1, q-1), and the CRT values match: enough to catch a
+    damaged or mismatched key that OpenSSL's skipped validation would have refused.
+    """
+    numbers = key.private_numbers()
+    n, e = numbers.public_numbers.n, numbers.public_numbers.e
+    p, q, d = numbers.p, numbers.q, numbers.d
+    ok = (
+        p > 1
+        and q > 1
+        and p * q == n
+        and e > 1
+        and e % 2 == 1
+        and d * e % math.lcm(p - 1, q - 1) == 1
+        and numbers.dmp1 == d % (p - 1)
+        and numbers.dmq1 == d % (q - 1)
+        and numbers.iqmp * q % p == 1
+    )
+    if not ok:
+        raise ValueError(f"key {name!r} is not a consistent RSA key")
 
 
 class StateFileError(Exception):
@@ -461,8 +486,14 @@ class CardState:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CardState:
-        """Inverse of :meth:`to_dict`; raises ValueError on anything malformed."""
+    def from_dict(cls, data: Mapping[str, Any], *, validate_keys: bool = True) -> CardState:
+        """Inverse of :meth:`to_dict`; raises ValueError on anything malformed.
+
+        ``validate_keys=False`` skips OpenSSL's full RSA key check (primality tests of p and
+        q: about 0.1 s per key, and a card has four) but still checks the key's arithmetic
+        (see :func:`_check_rsa_arithmetic`). :meth:`loads` uses it for files whose checksum
+        matches, i.e. written by this simulator from keys it had generated or validated.
+        """
         data = _obj(data, "card")
         try:
             profile = CardProfile.from_dict(_obj(data.get("profile"), "profile"))
@@ -473,12 +504,16 @@ class CardState:
         for name, pem in keys_raw.items():
             try:
                 key = serialization.load_pem_private_key(
-                    _str(pem, f"key {name}").encode("ascii"), password=None
+                    _str(pem, f"key {name}").encode("ascii"),
+                    password=None,
+                    unsafe_skip_rsa_key_validation=not validate_keys,
                 )
             except (ValueError, TypeError, UnicodeEncodeError):
                 raise ValueError(f"key {name!r} is not a PEM private key") from None
             if not isinstance(key, rsa.RSAPrivateKey):
                 raise ValueError(f"key {name!r} is not an RSA key")
+            if not validate_keys:
+                _check_rsa_arithmetic(name, key)
             keys[name] = key
         apps_raw = data.get("applications")
         if not isinstance(apps_raw, list) or not apps_raw:
@@ -557,6 +592,7 @@ class CardState:
         if not isinstance(card, dict):
             raise StateFileError("corrupt or truncated: no 'card' object", path=path)
         expected = document.get("sha256")
+        checksum_ok = False
         if expected is not None:
             canonical = json.dumps(
                 card, sort_keys=True, separators=(",", ":"), ensure_ascii=False
@@ -567,8 +603,13 @@ class CardState:
                     "simulator; remove the 'sha256' member to accept a deliberate edit)",
                     path=path,
                 )
+            checksum_ok = True
         try:
-            return cls.from_dict(card)
+            # Loading runs on every reconnect: a file with a matching checksum was written by
+            # this simulator from keys it had already generated or fully validated, so only
+            # the cheap arithmetic check runs; a hand-edited file (no checksum) gets OpenSSL's
+            # full key validation.
+            return cls.from_dict(card, validate_keys=not checksum_ok)
         except (ValueError, TypeError, KeyError) as exc:
             raise StateFileError(f"corrupt card data: {exc}", path=path) from None
 

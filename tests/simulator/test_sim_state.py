@@ -307,3 +307,77 @@ def test_kill_9_at_arbitrary_points_never_gives_a_try_back(state_path: Path) -> 
         wrong_answered = sum(1 for a in answers if a.startswith("63C"))
         after = _remaining(state_path, "jpki", 0x001B)  # loads: the file is never torn
         assert after <= before - wrong_answered
+
+
+# -- fast loading (it runs on every reconnect) --------------------------------------------------
+
+
+def _spy_key_loading(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    from simulator import state as state_module
+
+    real = state_module.serialization.load_pem_private_key
+    skipped: list[bool] = []
+
+    def spy(data: bytes, password: bytes | None, **kw: bool) -> object:
+        skipped.append(kw.get("unsafe_skip_rsa_key_validation", False))
+        return real(data, password, **kw)
+
+    monkeypatch.setattr(state_module.serialization, "load_pem_private_key", spy)
+    return skipped
+
+
+def test_own_checksummed_file_skips_the_slow_key_validation(
+    state_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    skipped = _spy_key_loading(monkeypatch)
+    state = CardState.load(state_path)
+    assert skipped and all(skipped)
+    assert len(skipped) == len(state.keys)
+
+
+def test_hand_edited_file_gets_full_key_validation(
+    state_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = json.loads(state_path.read_bytes())
+    del document["sha256"]
+    state_path.write_text(json.dumps(document))
+    skipped = _spy_key_loading(monkeypatch)
+    CardState.load(state_path)
+    assert skipped and not any(skipped)
+
+
+def _inconsistent_key_pem(pem: str) -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    n = key.private_numbers()
+    broken = rsa.RSAPrivateNumbers(
+        p=n.p, q=n.q, d=n.d + 2, dmp1=n.dmp1, dmq1=n.dmq1, iqmp=n.iqmp,
+        public_numbers=n.public_numbers,
+    ).private_key(unsafe_skip_rsa_key_validation=True)  # fmt: skip
+    return broken.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode("ascii")
+
+
+@pytest.mark.parametrize("with_checksum", [True, False])
+def test_inconsistent_key_is_refused_with_or_without_checksum(
+    state_path: Path, with_checksum: bool
+) -> None:
+    import hashlib
+
+    document = json.loads(state_path.read_bytes())
+    card = document["card"]
+    card["keys"]["auth"] = _inconsistent_key_pem(card["keys"]["auth"])
+    if with_checksum:  # a foreign tool that recomputed the checksum
+        canonical = json.dumps(card, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        document["sha256"] = hashlib.sha256(canonical.encode()).hexdigest()
+    else:
+        del document["sha256"]
+    state_path.write_text(json.dumps(document))
+    with pytest.raises(StateFileError, match="auth"):
+        CardState.load(state_path)
