@@ -297,14 +297,21 @@ def new_card(
     ``sign=False`` makes a card without a signature certificate (holders under 15).
     ``now`` is the issuance time (default: now); ``generation`` the PKI root generation;
     ``seed`` varies the card-level values (card key, security code, serial numbers) for the
-    same identity. PIN formats are checked as a municipal terminal would (4 digits; the sign
-    password 6..16 of A-Z 0-9).
+    same identity, and the certificates' key pairs: the same identity and seed give the same
+    auth and sign keys from the same PKI, also on a later call (``jpki sim init --seed N``
+    twice). The certificates are then the very same ones when ``now`` is the same too;
+    otherwise they differ (issuance time) and the CA gives them new serials, since it never
+    uses one serial for two different certificates. PIN formats are checked as a municipal
+    terminal would (4 digits; the sign password 6..16 of A-Z 0-9).
     """
     _check_pins(auth_pin, sign_password, text_pin, juki_pin)
     at = now if now is not None else _dt.datetime.now(_dt.timezone.utc)
     if at.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    issued = pki.issue(identity, sign=sign, now=at, generation=generation)
+    # The identity is part of the PKI seed: seed 0 (the default) for two people must not
+    # give them the same keys.
+    key_seed = f"card/{identity.my_number}/{seed}"
+    issued = pki.issue(identity, sign=sign, now=at, generation=generation, seed=key_seed)
     return build_card(
         identity,
         issued,

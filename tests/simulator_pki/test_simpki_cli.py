@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509 import ocsp
 from simpki_support import NOW
 
@@ -232,3 +233,49 @@ def test_ocsp_command_serves_until_interrupted(ca_dir: Path) -> None:
 def test_ocsp_command_refuses_a_public_address(ca_dir: Path) -> None:
     result = CliRunner().invoke(ca, ["ocsp", "--ca", str(ca_dir), "--host", "0.0.0.0"])  # noqa: S104
     assert result.exit_code == 2 and "loopback" in result.output
+
+
+def _public_numbers(state_path: Path) -> list[rsa.RSAPublicNumbers]:
+    from simulator.state import CardState
+
+    state = CardState.load(state_path)
+    return [state.keys[name].public_key().public_numbers() for name in ("auth", "sign")]
+
+
+def test_sim_init_with_the_same_seed_gives_the_same_keys(ca_dir: Path, tmp_path: Path) -> None:
+    """``jpki sim init --seed N`` twice against one persistent CA: the same card keys."""
+    from cli.sim import sim
+
+    paths = [tmp_path / f"card{i}.jpkisim" for i in range(3)]
+    for path, seed in zip(paths, ("4", "4", "5"), strict=True):
+        result = CliRunner().invoke(sim, ["init", str(path), "--seed", seed, "--ca", str(ca_dir)])
+        assert result.exit_code == 0, result.output
+    first, second, other = (_public_numbers(p) for p in paths)
+    assert first == second
+    assert all(a != b for a, b in zip(first, other, strict=True))
+
+
+def test_new_card_same_seed_same_keys_other_identity_other_keys(ca_dir: Path) -> None:
+    provision = pytest.importorskip("simulator.provision")
+    person, stranger = Identity.generate(11), Identity.generate(12)
+    later = NOW + dt.timedelta(days=1)
+    with TestPki.load(ca_dir) as pki:
+        a = provision.new_card(pki, person, seed=2, now=NOW)
+        again = provision.new_card(pki, person, seed=2, now=NOW)
+        renewed = provision.new_card(pki, person, seed=2, now=later)
+        other = provision.new_card(pki, stranger, seed=2, now=NOW)
+
+    def public(state: object, name: str) -> rsa.RSAPublicNumbers:
+        return state.keys[name].public_key().public_numbers()  # type: ignore[attr-defined]
+
+    def auth_serial(state: object) -> int:
+        ef = state.application("jpki").get(0x000A)  # type: ignore[attr-defined]
+        return x509.load_der_x509_certificate(ef.content[: ef.object_length]).serial_number
+
+    for name in ("auth", "sign"):
+        assert public(a, name) == public(again, name) == public(renewed, name)
+        assert public(other, name) != public(a, name)
+    # Same issuance time: the very same certificate; another time: a new serial (the CA never
+    # gives one serial to two different certificates).
+    assert auth_serial(a) == auth_serial(again)
+    assert auth_serial(renewed) != auth_serial(a)
