@@ -138,6 +138,7 @@ class _Pki(Protocol):
         sign: bool = ...,
         now: _dt.datetime | None = ...,
         generation: int | None = ...,
+        seed: int | str | None = ...,
     ) -> Any: ...
 
 
