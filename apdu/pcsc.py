@@ -645,9 +645,9 @@ class _CardSink(CardObserver):  # type: ignore[misc]
     def update(self, observable: Any, handlers: Any) -> None:
         added, removed = handlers
         for card in removed:
-            self._watcher._card(CardEventKind.REMOVED, str(card.reader), bytes(card.atr))
+            self._watcher._observed(CardEventKind.REMOVED, str(card.reader), bytes(card.atr))
         for card in added:
-            self._watcher._card(CardEventKind.INSERTED, str(card.reader), bytes(card.atr))
+            self._watcher._observed(CardEventKind.INSERTED, str(card.reader), bytes(card.atr))
 
 
 class _ReaderSink(ReaderObserver):  # type: ignore[misc]
@@ -658,9 +658,9 @@ class _ReaderSink(ReaderObserver):  # type: ignore[misc]
     def update(self, observable: Any, handlers: Any) -> None:
         added, removed = handlers
         for reader in removed:
-            self._watcher._reader(CardEventKind.READER_REMOVED, str(reader))
+            self._watcher._observed(CardEventKind.READER_REMOVED, str(reader), None)
         for reader in added:
-            self._watcher._reader(CardEventKind.READER_ADDED, str(reader))
+            self._watcher._observed(CardEventKind.READER_ADDED, str(reader), None)
 
 
 class CardWatcher:
@@ -705,18 +705,39 @@ class CardWatcher:
         self._watchdog: threading.Thread | None = None
         self.initial_events: tuple[CardEvent, ...] = ()
         self._collect: list[CardEvent] | None = None
+        # Observer news held back while start() reports the snapshot (see start()).
+        self._gate = threading.RLock()
+        self._held: list[tuple[CardEventKind, str, bytes | None]] | None = None
 
     def start(self) -> CardWatcher:
         """Report the current state, then start observing. Raises if pcscd is unreachable."""
         if self._watchdog is not None:
             raise RuntimeError("CardWatcher already started")
-        snapshot = list_readers()
+        # Observe first, then take the snapshot: a card that arrives in between is then seen by
+        # one or the other (reported once: _card drops the duplicate). The other order loses
+        # it when pyscard's monitoring thread already runs for another observer, since a new
+        # observer only hears later changes. What the observers report before the snapshot
+        # is in is part of the initial state.
+        list_readers()  # pcscd unreachable: raise before any monitoring thread starts
+        self._stopping.clear()
+        with self._gate:
+            self._held = []  # observers' news waits until the snapshot is reported
+        self._attach()
+        try:
+            snapshot = list_readers()
+        except BaseException:
+            self._detach()
+            with self._gate:
+                self._held = None
+            raise
         self._collect = []
         self._resync(snapshot)
         self.initial_events = tuple(self._collect)
         self._collect = None
-        self._stopping.clear()
-        self._attach()
+        with self._gate:
+            held, self._held = self._held or [], None
+            for kind, reader, atr in held:
+                self._observed(kind, reader, atr)
         self._watchdog = threading.Thread(
             target=self._watch_monitors, name="apdu.pcsc.CardWatcher", daemon=True
         )
@@ -817,6 +838,16 @@ class CardWatcher:
         for info in snapshot:
             if info.card_present:
                 self._card(CardEventKind.INSERTED, info.name, info.atr or b"")
+
+    def _observed(self, kind: CardEventKind, reader: str, atr: bytes | None) -> None:
+        """News from a pyscard observer (``atr`` None for reader events)."""
+        with self._gate:
+            if self._held is not None:
+                self._held.append((kind, reader, atr))
+            elif atr is None:
+                self._reader(kind, reader)
+            else:
+                self._card(kind, reader, atr)
 
     def _card(self, kind: CardEventKind, reader: str, atr: bytes) -> None:
         if self._filter is not None and reader not in self._filter:

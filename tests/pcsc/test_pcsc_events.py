@@ -123,6 +123,55 @@ def test_wait_for_card_waits_for_a_new_one(insert_card: InsertCard) -> None:
     assert result["event"] == CardEvent(INSERTED, card.reader, card.atr)
 
 
+@pytest.mark.parametrize("after_call", [1, 2])
+def test_card_arriving_while_the_watch_starts_is_not_missed(
+    pcsc_stack: PcscStack,
+    insert_card: InsertCard,
+    monkeypatch: pytest.MonkeyPatch,
+    after_call: int,
+) -> None:
+    """A card inserted between wait_for_card's look at the readers and its observer's start.
+
+    Another watcher keeps pyscard's monitoring thread running, so it has already taken the
+    card in (and told its observers) before wait_for_card's observer is added. pyscard tells
+    a new observer the cards its thread knows only when its module flag _START_ON_DEMAND_ is
+    False (this version's default): with it True a new observer hears only later changes, and
+    only looking at the readers after observing catches the card. ``after_call``: which look
+    at the readers the card arrives after (start() looks twice: pcscd check, snapshot).
+    """
+    import smartcard.CardMonitoring
+
+    import apdu.pcsc as pcsc_module
+
+    real_list_readers = pcsc_module.list_readers
+    calls = 0
+
+    with CardWatcher(watch_readers=False) as other:
+        assert other.initial_events == ()
+
+        def list_readers_then_insert() -> list[pcsc_module.ReaderInfo]:
+            nonlocal calls
+            snapshot = real_list_readers()
+            calls += 1
+            if calls == after_call:
+                card = insert_card(0, wait=False)
+                assert next_event(other) == CardEvent(INSERTED, card.reader, card.atr)
+            return snapshot
+
+        monkeypatch.setattr(pcsc_module, "list_readers", list_readers_then_insert)
+        # Only while wait_for_card runs: with the flag set, the last observer leaving would
+        # stop and join pyscard's thread (up to its 60 s card request).
+        on_demand = smartcard.CardMonitoring._START_ON_DEMAND_
+        smartcard.CardMonitoring._START_ON_DEMAND_ = True
+        try:
+            event = wait_for_card(timeout=10)
+        finally:
+            smartcard.CardMonitoring._START_ON_DEMAND_ = on_demand
+    assert calls >= after_call
+    assert event.kind is INSERTED
+    assert event.reader == pcsc_stack.reader_name(0)
+
+
 def test_wait_for_card_times_out_with_no_card_error(pcsc_stack: PcscStack) -> None:
     with pytest.raises(NoCardError, match=r"within 0\.3 s"):
         wait_for_card(pcsc_stack.reader_name(0), timeout=0.3)
