@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -264,6 +265,11 @@ def test_kill_9_through_vpcd_never_gives_a_try_back(
             transport.close()
     pcsc_stack.wait_for_card(0, present=False)
     assert CardState.load(card.state).pin("jpki", 0x0018).remaining == 2
+    # KNOWN ISSUE (open): a simulator that connects to vpcd within ~0.5 s of the previous
+    # one dying gets one POWER_OFF from vpcd and is never powered, so pcscd never shows the
+    # card. Loading the state file used to take ~0.5 s, which hid it. Until it is understood
+    # (vpcd/pcscd side or our client), restart the way a person would: not at once.
+    time.sleep(1.0)
     proc = pcsc_stack.start_card(
         [sys.executable, "-m", "simulator", "serve", str(card.state), "--vpcd",
          f"127.0.0.1:{pcsc_stack.port(0)}", "--latency", "off"],
