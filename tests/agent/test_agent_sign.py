@@ -346,6 +346,7 @@ def test_card_pulled_mid_signature_is_card_removed(start_agent, card) -> None:
     )
     assert again.status_code == 503
     assert again.json()["error"]["code"] == "no_card"
+    card.faults = Faults()  # a removal fault re-arms on insert(): this time the card stays
     card.insert()
     ok = running.sign(
         SHOP, {"nonce": encode_nonce(os.urandom(32)), "purpose": "login", "pin": AUTH_PIN}
