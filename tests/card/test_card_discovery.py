@@ -174,6 +174,34 @@ def test_wait_for_card(pcsc_stack: Any, cards: Callable[..., Any]) -> None:
 
 
 @pytest.mark.pcsc
+def test_wait_for_card_survives_a_dropped_insertion_event(
+    pcsc_stack: Any, cards: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A monitor that loses the insertion event must not leave the person waiting."""
+    import apdu.pcsc
+
+    real_get = apdu.pcsc.CardWatcher.get
+    dropped: list[Any] = []
+
+    def lossy_get(self: Any, timeout: float | None = None) -> Any:
+        event = real_get(self, timeout)
+        if event is not None and event.kind is apdu.pcsc.CardEventKind.INSERTED:
+            dropped.append(event)
+            return None
+        return event
+
+    monkeypatch.setattr(apdu.pcsc.CardWatcher, "get", lossy_get)
+    timer = threading.Timer(0.5, lambda: cards(1, "jpki", wait=False))
+    timer.start()
+    try:
+        with wait_for_card(timeout=20) as card:
+            assert card.slot == pcsc_slot(pcsc_stack.reader_name(1))
+    finally:
+        timer.join()
+    assert dropped, "the monitor reported no insertion at all: the test proved nothing"
+
+
+@pytest.mark.pcsc
 def test_wait_for_card_finds_a_present_jpki_card_behind_another_card(
     pcsc_stack: Any, cards: Callable[..., Any]
 ) -> None:
