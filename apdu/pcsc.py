@@ -24,7 +24,6 @@ Nothing here logs APDU contents (a command may carry a PIN): use :class:`apdu.Ap
 from __future__ import annotations
 
 import contextlib
-import enum
 import logging
 import queue
 import threading
@@ -48,6 +47,7 @@ from apdu.errors import (
     ReaderUnavailableError,
     TransportError,
 )
+from apdu.events import CardEvent, CardEventKind
 
 __all__ = [
     "CardEvent",
@@ -567,29 +567,6 @@ def _limits(
 
 
 # -- events --------------------------------------------------------------------------------
-
-
-class CardEventKind(str, enum.Enum):
-    INSERTED = "inserted"
-    REMOVED = "removed"
-    READER_ADDED = "reader_added"
-    READER_REMOVED = "reader_removed"
-
-
-@dataclass(frozen=True)
-class CardEvent:
-    """A card inserted into / removed from ``reader``, or a reader added / removed.
-
-    ``atr`` is the card's ATR for card events, None for reader events.
-    """
-
-    kind: CardEventKind
-    reader: str
-    atr: bytes | None = None
-
-    def __str__(self) -> str:
-        atr = f" {self.atr.hex(' ').upper()}" if self.atr else ""
-        return f"{self.kind.value}: {self.reader}{atr}"
 
 
 _MONITOR_LOCK = threading.Lock()

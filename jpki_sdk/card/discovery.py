@@ -19,13 +19,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from apdu import ApduError, ApduTracer, Transport
 from apdu import CardRemovedError as ApduCardRemovedError
 from apdu import NoCardError as ApduNoCardError
 from apdu import ReaderNotFoundError as ApduReaderNotFoundError
 from apdu import ReaderUnavailableError as ApduReaderUnavailableError
+from apdu.events import CardEvent, CardEventKind
 from jpki_sdk.card.cache import CertificateCache
 from jpki_sdk.card.errors import (
     CardProtocolError,
@@ -331,11 +332,11 @@ def wait_for_card(
                 event = _missed_insertion(pcsc, name, skip, tried)
                 if event is None:
                     continue
-            if event.kind.value == CardEventKind.REMOVED.value:
+            if event.kind is CardEventKind.REMOVED:
                 skip = {e for e in skip if e.reader != event.reader}
                 tried = {t for t in tried if t[0] != event.reader}
                 continue
-            if event.kind.value != CardEventKind.INSERTED.value or event in skip:
+            if event.kind is not CardEventKind.INSERTED or event in skip:
                 continue
             try:
                 return open_card(event.reader, cache=cache, tracer=tracer, progress=progress)
@@ -357,9 +358,9 @@ _RESYNC_INTERVAL = 1.0
 def _missed_insertion(
     pcsc: ModuleType,
     name: str | None,
-    skip: set[Any],
+    skip: set[CardEvent],
     tried: set[tuple[str, bytes | None]],
-) -> Any:
+) -> CardEvent | None:
     """A card present now that no event announced, as an INSERTED event; else None.
 
     The events come from pyscard's monitors; this is only a safety net for a change a monitor
@@ -379,7 +380,7 @@ def _missed_insertion(
             tried.difference_update({t for t in tried if t[0] == info.name})
             skip.difference_update({e for e in skip if e.reader == info.name})
             continue
-        event = pcsc.CardEvent(pcsc.CardEventKind.INSERTED, info.name, info.atr or b"")
+        event = CardEvent(CardEventKind.INSERTED, info.name, info.atr or b"")
         if event in skip or (info.name, event.atr) in tried:
             continue
         logger.info("card in %r found by a reader check (no event from the monitor)", info.name)
@@ -402,22 +403,6 @@ def _resolve_reader_name(pcsc: ModuleType, reader: str) -> str:
 
 
 # ---------------------------------------------------------------------------------- events
-
-
-class CardEventKind(str, enum.Enum):
-    INSERTED = "inserted"
-    REMOVED = "removed"
-    READER_ADDED = "reader_added"
-    READER_REMOVED = "reader_removed"
-
-
-@dataclass(frozen=True)
-class CardEvent:
-    """A card inserted/removed or a reader added/removed. ``atr`` is informative only."""
-
-    kind: CardEventKind
-    reader: str
-    atr: bytes | None = None
 
 
 class CardEventMonitor:
@@ -484,11 +469,7 @@ class CardEventMonitor:
         except queue.Empty:
             return None
 
-    def _on_event(self, raw: object) -> None:
-        kind = CardEventKind(getattr(raw, "kind").value)  # noqa: B009
-        reader = str(getattr(raw, "reader"))  # noqa: B009
-        atr = getattr(raw, "atr", None)
-        event = CardEvent(kind, reader, atr)
+    def _on_event(self, event: CardEvent) -> None:
         self.handle(event)
 
     def handle(self, event: CardEvent) -> None:
