@@ -36,10 +36,12 @@ import contextlib
 import enum
 import importlib
 import logging
+import os
 import signal
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Protocol
@@ -241,9 +243,19 @@ class VpcdClient:
         self._connected.set()
         logger.info("card inserted into vpcd at %s:%d", self.host, self.port)
         pause: float | None = 0.0
+        connected_at = time.monotonic()
+        first = True
         try:
             while not self._stop.is_set():
                 frame = self._read_frame(sock)
+                if first:
+                    # vpcd accepts a connection only when it polls the reader: this shows
+                    # how long the card waited in vpcd's queue
+                    logger.debug(
+                        "first frame from vpcd %.3f s after connecting",
+                        time.monotonic() - connected_at,
+                    )
+                    first = False
                 answer = self._dispatch(frame)
                 if answer is not None:
                     sock.sendall(_LENGTH.pack(len(answer)) + answer)
@@ -359,6 +371,7 @@ def serve(
 ) -> None:
     """Serve ``handler`` in the foreground until SIGINT/SIGTERM (for command-line launchers)."""
     client = VpcdClient(handler, host, port, quickack=quickack)
+    logger.info("serving %s to vpcd at %s:%d", type(handler).__name__, host, port)
     stopping = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -399,7 +412,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--no-quickack", action="store_true", help="benchmarks only")
-    parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("JPKI_SIM_LOG_LEVEL", "WARNING"),
+        help="logging level (default: $JPKI_SIM_LOG_LEVEL, else WARNING)",
+    )
     parser.add_argument("args", nargs="*", help="passed to the factory")
     ns = parser.parse_args(argv)
     logging.basicConfig(level=ns.log_level.upper(), format="%(asctime)s %(name)s %(message)s")

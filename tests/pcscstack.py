@@ -20,7 +20,11 @@ anything in the process talks PC/SC: :func:`claim_private_socket` does that (the
 calls it at configure time) and every later stack in the process uses that directory.
 
 Only processes started here are stopped here, by PID and process group. Each is started through
-``setpriv --pdeathsig KILL`` so nothing outlives a test run that is killed.
+``setpriv --pdeathsig KILL`` so nothing outlives a test run that is killed. The kernel sends
+that signal when the *thread* that forked the process ends, not the process: a card started
+from a short-lived thread (a ``threading.Timer`` inserting a card "later") was killed as soon
+as that thread finished, whenever setpriv had armed the signal first (a race that load
+decides). So every process is forked by one spawner thread that lives as long as the stack.
 """
 
 from __future__ import annotations
@@ -36,8 +40,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -171,11 +177,14 @@ class PcscStack:
         self._holder: subprocess.Popen[bytes] | None = None
         self._pcscd: subprocess.Popen[bytes] | None = None
         self._cards: list[subprocess.Popen[bytes]] = []
+        self._started = 0  # card processes started so far (numbers their log files)
         self._readers: list[str] = []
         self._setpriv: list[str] = []
         self._nsenter = ""
         self._pcscd_bin = ""
         self._log_handles: list[IO[bytes]] = []
+        self._spawner: ThreadPoolExecutor | None = None
+        self._spawner_lock = threading.Lock()
 
     # -- public API used by other tests ----------------------------------------------------
 
@@ -224,11 +233,15 @@ class PcscStack:
         group; stop it with :meth:`stop_card` (or kill it: that is a card removal).
         """
         self._require_running()
-        log = self._open_log(f"{name}-{len(self._cards)}")
+        self._started += 1
+        log = self._open_log(f"{self._started:03d}-{name}")
         full_env = dict(os.environ)
+        # card processes built on simulator.vpcd log their connections with timestamps, so a
+        # card that is slow to reach vpcd can be told from one vpcd did not accept
+        full_env.setdefault("JPKI_SIM_LOG_LEVEL", "DEBUG")
         if env:
             full_env.update(env)
-        proc = subprocess.Popen(
+        proc = self._popen(
             [*self._setpriv, self._nsenter, f"--net={self.netns_path}", "--", *argv],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -328,7 +341,7 @@ class PcscStack:
         args = [self._pcscd_bin, "--foreground", "--config", str(self.workdir / "reader.conf.d")]
         if self.debug:
             args.append("--debug")
-        self._pcscd = subprocess.Popen(
+        self._pcscd = self._popen(
             [
                 *self._setpriv,
                 self._nsenter,
@@ -366,6 +379,10 @@ class PcscStack:
             handle.close()
         self._log_handles.clear()
         self._readers = []
+        with self._spawner_lock:
+            spawner, self._spawner = self._spawner, None
+        if spawner is not None:
+            spawner.shutdown(wait=True)
 
     def __enter__(self) -> PcscStack:
         return self.start()
@@ -374,6 +391,15 @@ class PcscStack:
         self.close()
 
     # -- internals ------------------------------------------------------------------------
+
+    def _popen(self, argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        """``subprocess.Popen`` from the stack's spawner thread (see the module docstring)."""
+        with self._spawner_lock:
+            if self._spawner is None:
+                self._spawner = ThreadPoolExecutor(1, thread_name_prefix="pcscstack-spawner")
+            spawner = self._spawner
+        proc: subprocess.Popen[bytes] = spawner.submit(subprocess.Popen, argv, **kwargs).result()
+        return proc
 
     def _require_running(self) -> None:
         if self._holder is None or self._holder.poll() is not None:
@@ -446,7 +472,7 @@ class PcscStack:
             "echo ready",
             "exec sleep infinity",
         ]
-        holder = subprocess.Popen(
+        holder = self._popen(
             [
                 *self._setpriv,
                 self._unshare,

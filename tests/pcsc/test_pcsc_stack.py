@@ -80,6 +80,26 @@ def test_vpcd_listener_is_unreachable_from_outside_the_namespace(
         assert not _reader(pcsc_stack.reader_name(0)).card_present
 
 
+def test_card_started_from_a_short_lived_thread_outlives_it(
+    pcsc_stack: PcscStack, insert_card: InsertCard
+) -> None:
+    """setpriv's parent-death signal follows the forking *thread*: a card inserted from a
+    timer thread must not be killed when that thread ends (the stack forks from its own)."""
+    started: list[RunningCard] = []
+
+    def insert_later() -> None:
+        started.append(insert_card(1, wait=False))
+        time.sleep(0.5)  # setpriv has armed its signal by now: the thread's end would fire it
+
+    worker = threading.Thread(target=insert_later)
+    worker.start()
+    worker.join()
+    time.sleep(0.5)
+    (card,) = started
+    assert card.proc.poll() is None, "the card process died with the thread that started it"
+    pcsc_stack.wait_for_card(1)
+
+
 def test_card_insertion_shows_in_list_readers(insert_card: InsertCard) -> None:
     atr = bytes.fromhex("3B8F8001804F0CA0000003060300030000000068")
     card = insert_card(0, atr=atr)
