@@ -30,6 +30,7 @@ decides). So every process is forked by one spawner thread that lives as long as
 from __future__ import annotations
 
 import contextlib
+import glob
 import logging
 import os
 import re
@@ -309,6 +310,10 @@ class PcscStack:
                     f"pcscd log: {self.logdir / 'pcscd.log'}"
                 )
             time.sleep(0.05)
+
+    def card_logs(self, name: str) -> list[Path]:
+        """The log files of the card processes started with ``name``, in start order."""
+        return sorted(self.logdir.glob(f"[0-9][0-9][0-9]-{glob.escape(name)}.log"))
 
     def pcscd_log(self) -> str:
         path = self.logdir / "pcscd.log"

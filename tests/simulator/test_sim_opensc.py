@@ -64,7 +64,7 @@ class ServedCard:
     def apdu_log(self) -> list[tuple[str, str]]:
         """(header, SW) of every APDU the card answered, in order (from its DEBUG log)."""
         lines: list[str] = []
-        for path in sorted(self.stack.logdir.glob(f"{self.log_name}-*.log")):
+        for path in self.stack.card_logs(self.log_name):
             lines += path.read_text(errors="replace").splitlines()
         pattern = re.compile(r"APDU ([0-9A-F]{8}) \(\d+ bytes\) -> ([0-9A-F]{4})")
         return [m.groups() for m in map(pattern.search, lines) if m]  # type: ignore[misc]
