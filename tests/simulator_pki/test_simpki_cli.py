@@ -160,11 +160,16 @@ def test_revoke_a_card_state_file(ca_dir: Path, tmp_path: Path) -> None:
 def test_export_and_crl(ca_dir: Path, tmp_path: Path) -> None:
     card = _issue(ca_dir, 6)
     _pem(card.auth_cert, tmp_path / "c.pem")
-    CliRunner().invoke(revoke, ["--ca", str(ca_dir), str(tmp_path / "c.pem")])
-    out = tmp_path / "export"
+    # both times fixed: a revocation at the real present would fall after a fixed export time
+    # once the wall clock passes it (it did, on the day the test was written)
+    revoked_at = (NOW + dt.timedelta(hours=1)).isoformat()
+    exported_at = (NOW + dt.timedelta(hours=2)).isoformat()
     result = CliRunner().invoke(
-        ca, ["export", "--ca", str(ca_dir), "--now", "2026-11-27T08:00:00Z", str(out)]
+        revoke, ["--ca", str(ca_dir), "--at", revoked_at, str(tmp_path / "c.pem")]
     )
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "export"
+    result = CliRunner().invoke(ca, ["export", "--ca", str(ca_dir), "--now", exported_at, str(out)])
     assert result.exit_code == 0, result.output
     assert "wrote 6 test roots" in result.output
     assert (out / "index.json").is_file()
