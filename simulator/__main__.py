@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -34,12 +35,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("state", help="the card's state file (jpki sim init)")
         p.add_argument("--fault", action="append", default=[], help="remove@N, sw@N=6A82, ...")
         p.add_argument("--latency", choices=["off", "realistic", "profile"], default="profile")
-        p.add_argument("--log-level", default="WARNING")
+        p.add_argument(
+            "--log-level",
+            default=os.environ.get("JPKI_SIM_LOG_LEVEL", "WARNING"),
+            help="logging level (default: $JPKI_SIM_LOG_LEVEL, else WARNING)",
+        )
         if name == "serve":
             p.add_argument("--vpcd", default="127.0.0.1:35963", help="HOST:PORT of vpcd")
     ns = parser.parse_args(argv)
     logging.basicConfig(
-        level=ns.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+        level=ns.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
         faults = Faults.parse(ns.fault)

@@ -265,10 +265,12 @@ def test_kill_9_through_vpcd_never_gives_a_try_back(
             transport.close()
     pcsc_stack.wait_for_card(0, present=False)
     assert CardState.load(card.state).pin("jpki", 0x0018).remaining == 2
-    # KNOWN ISSUE (open): a simulator that connects to vpcd within ~0.5 s of the previous
-    # one dying gets one POWER_OFF from vpcd and is never powered, so pcscd never shows the
-    # card. Loading the state file used to take ~0.5 s, which hid it. Until it is understood
-    # (vpcd/pcscd side or our client), restart the way a person would: not at once.
+    # Restart the way a person would: not at once. vpcd learns of cards only by asking for
+    # the ATR about every 400 ms; a new card that connects within one such interval of the old
+    # one dying answers that poll, so pcscd sees no removal and no insertion: it takes the new
+    # card for the old one, powers it down at the end of its grace period and never shows a
+    # fresh insertion (seen in the card and pcscd logs: one ATR poll, one POWER_OFF, then
+    # silence). A real reader without a card-detect switch behaves alike.
     time.sleep(1.0)
     proc = pcsc_stack.start_card(
         [sys.executable, "-m", "simulator", "serve", str(card.state), "--vpcd",
