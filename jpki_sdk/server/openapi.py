@@ -43,6 +43,7 @@ VERIFICATION_CODES = (
     "unknown_critical_extension",
     "required_extension_missing",
     "end_entity_is_ca",
+    "serial_number_invalid",
     "weak_key",
     "unsupported_key",
     "signature_algorithm_not_allowed",

@@ -38,6 +38,7 @@ __all__ = [
     "KeyUsageError",
     "MissingExtensionError",
     "PathValidationError",
+    "SerialNumberError",
     "SignatureAlgorithmNotAllowedError",
     "SignatureInvalidError",
     "SubjectError",
@@ -237,6 +238,12 @@ class BasicConstraintsError(CertificateProfileError):
     """The end-entity certificate claims to be a CA."""
 
     code: ClassVar[str] = "end_entity_is_ca"
+
+
+class SerialNumberError(CertificateProfileError):
+    """The serial number is zero or negative (RFC 5280 4.1.2.2: a positive integer)."""
+
+    code: ClassVar[str] = "serial_number_invalid"
 
 
 class WeakKeyError(CertificateProfileError):

@@ -45,6 +45,7 @@ from jpki_sdk.verify.errors import (
     ExtensionMalformedError,
     KeyUsageError,
     MissingExtensionError,
+    SerialNumberError,
     SignatureAlgorithmNotAllowedError,
     TestPolicyNotAllowedError,
     UnknownCriticalExtensionError,
@@ -979,6 +980,9 @@ def check_profile(
     ``test_root`` says whether the chosen issuer is an opted-in test root (only then is the
     JPKI-TEST policy acceptable).
     """
+    if cert.serial_number <= 0:
+        # cryptography's verifier refuses negative serials but lets zero through
+        raise SerialNumberError("the serial number must be a positive integer (RFC 5280 4.1.2.2)")
     decoded = facts._decoded
     passed = (purpose, test_root) in decoded.passed
     if not passed:

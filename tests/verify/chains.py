@@ -350,6 +350,19 @@ def resign_sha1(cert: x509.Certificate, key: rsa.RSAPrivateKey) -> x509.Certific
     return x509.load_der_x509_certificate(parsed.dump(force=True))
 
 
+def resign_with_serial(
+    cert: x509.Certificate, key: rsa.RSAPrivateKey, serial: int, hash_alg: hashes.HashAlgorithm
+) -> bytes:
+    """DER of the same certificate with ``serial`` (zero or negative: cryptography's builder
+    refuses those, a CA can still sign them), signed again by ``key``."""
+    parsed = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+    tbs = parsed["tbs_certificate"]
+    tbs["serial_number"] = serial
+    body = tbs.dump(force=True)
+    parsed["signature_value"] = key.sign(body, padding.PKCS1v15(), hash_alg)
+    return bytes(parsed.dump(force=True))
+
+
 def tamper_signature(cert: x509.Certificate) -> x509.Certificate:
     der = bytearray(cert.public_bytes(serialization.Encoding.DER))
     der[-10] ^= 0x01

@@ -26,6 +26,7 @@ STABLE_CODES = {
     "KeyUsageError": "key_usage_invalid",
     "MissingExtensionError": "required_extension_missing",
     "PathValidationError": "path_validation_failed",
+    "SerialNumberError": "serial_number_invalid",
     "SignatureAlgorithmNotAllowedError": "signature_algorithm_not_allowed",
     "SignatureInvalidError": "signature_invalid",
     "SubjectError": "subject_invalid",

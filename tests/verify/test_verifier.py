@@ -6,7 +6,17 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
-from chains import NOW, UTC, ChainFactory, Root, der, ec_key, make_root, rsa_key
+from chains import (
+    NOW,
+    UTC,
+    ChainFactory,
+    Root,
+    der,
+    ec_key,
+    make_root,
+    resign_with_serial,
+    rsa_key,
+)
 from conftest import SetRevocationSource
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -38,6 +48,7 @@ from jpki_sdk.verify import (
     RevocationPolicy,
     RevocationStatus,
     RevocationUnavailableError,
+    SerialNumberError,
     SignatureAlgorithmNotAllowedError,
     SubjectError,
     TestPolicyNotAllowedError,
@@ -467,6 +478,21 @@ def test_basic_constraints_error(chains: ChainFactory, make_verifier: MakeVerifi
         Purpose.AUTH, basic_constraints=x509.BasicConstraints(ca=False, path_length=None)
     )
     assert make_verifier().verify(ok, Purpose.AUTH)
+
+
+@pytest.mark.filterwarnings("ignore:Parsed a serial number")  # cryptography's deprecation
+@pytest.mark.parametrize("serial", [0, -5])
+def test_serial_number_error(
+    chains: ChainFactory, make_verifier: MakeVerifier, serial: int
+) -> None:
+    """A CA-signed certificate with serial 0 (cryptography's verifier lets it pass) or a
+    negative serial is refused by the profile: RFC 5280 wants a positive integer."""
+    good = chains.ee(Purpose.AUTH)
+    bad = resign_with_serial(good, chains.root(Purpose.AUTH).key, serial, hashes.SHA256())
+    with pytest.raises(SerialNumberError) as info:
+        make_verifier().verify(bad, Purpose.AUTH)
+    assert info.value.code == "serial_number_invalid"
+    assert make_verifier().verify(good, Purpose.AUTH)
 
 
 def test_weak_key_error(chains: ChainFactory, make_verifier: MakeVerifier) -> None:
