@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import itertools
 import logging
 import os
 import re
@@ -178,7 +179,7 @@ class PcscStack:
         self._holder: subprocess.Popen[bytes] | None = None
         self._pcscd: subprocess.Popen[bytes] | None = None
         self._cards: list[subprocess.Popen[bytes]] = []
-        self._started = 0  # card processes started so far (numbers their log files)
+        self._log_numbers = itertools.count(1)  # numbers the card logs in start order
         self._readers: list[str] = []
         self._setpriv: list[str] = []
         self._nsenter = ""
@@ -234,8 +235,7 @@ class PcscStack:
         group; stop it with :meth:`stop_card` (or kill it: that is a card removal).
         """
         self._require_running()
-        self._started += 1
-        log = self._open_log(f"{self._started:03d}-{name}")
+        log = self._open_log(f"{next(self._log_numbers):03d}-{name}")
         full_env = dict(os.environ)
         # card processes built on simulator.vpcd log their connections with timestamps, so a
         # card that is slow to reach vpcd can be told from one vpcd did not accept
