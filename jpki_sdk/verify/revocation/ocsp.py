@@ -192,7 +192,7 @@ def validate_ocsp_response(
         raise OcspFormatError(f"malformed OCSP response: {exc}", url=url) from None
 
 
-def _validate(
+def _validate(  # the defaults live on validate_ocsp_response only
     der: bytes,
     *,
     cert: x509.Certificate,
@@ -200,11 +200,11 @@ def _validate(
     request: ocsp.OCSPRequest,
     nonce: bytes | None,
     now: dt.datetime,
-    require_nonce: bool = True,
-    grace: dt.timedelta = dt.timedelta(0),
-    clock_skew: dt.timedelta = dt.timedelta(minutes=5),
-    max_age: dt.timedelta = dt.timedelta(hours=1),
-    url: str | None = None,
+    require_nonce: bool,
+    grace: dt.timedelta,
+    clock_skew: dt.timedelta,
+    max_age: dt.timedelta,
+    url: str | None,
 ) -> OcspResponseInfo:
     try:
         response = ocsp.load_der_ocsp_response(der)
