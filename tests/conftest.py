@@ -10,6 +10,10 @@
   cards are never touched. With it, the private stack is not started (libpcsclite knows one
   socket per process).
 
+- Hypothesis: ``HYPOTHESIS_PROFILE=ci`` (set by .ci/run) derandomizes every property test, so
+  a CI run is reproducible and does not fail on an input nobody has seen before; local runs
+  keep exploring new random inputs (that is how they find bugs; pin each find with @example).
+
 Area-specific fixtures belong in the areas' own conftest.py files.
 """
 
@@ -21,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from pcscstack import (
     PcscStack,
     StackUnavailable,
@@ -35,6 +40,9 @@ from pcscstack import (
 # the path finder). pcscstack is imported above, so tests/ is no longer needed on the path.
 _TESTS_DIR = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if not p or Path(p).resolve() != _TESTS_DIR]
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 _SESSION = {"stack_used": False}
 
